@@ -1,0 +1,4 @@
+using Flashduty.Simulator;
+
+var app = SimulatorApp.Build(args);
+app.Run();
