@@ -1,0 +1,57 @@
+using System.Threading.RateLimiting;
+
+namespace FlashdutySync.Flashduty;
+
+/// <summary>
+/// The account-wide budget: one permit per Flashduty request, under both the per-second and the per-minute
+/// limit at once. Sliding windows are sized so that a spent permit comes back no sooner than the window plus
+/// a margin after it was spent: no rolling window of the server's can then see more than the limit.
+/// Callers queue for a permit; they never fail.
+/// </summary>
+public sealed class AccountRateLimiter : IAsyncDisposable
+{
+    private const int SecondSegments = 10;
+    private const int MinuteSegments = 60;
+
+    public AccountRateLimiter(RateLimitOptions options, bool autoReplenishment = true)
+    {
+        PerMinute = Window(options.PerMinute, TimeSpan.FromMinutes(1) + options.Margin, MinuteSegments, autoReplenishment);
+        PerSecond = Window(options.PerSecond, TimeSpan.FromSeconds(1) + options.Margin, SecondSegments, autoReplenishment);
+        // The long wait first: the per-second permit is then taken right before the request goes out.
+        Limiter = RateLimiter.CreateChained(PerMinute, PerSecond);
+    }
+
+    internal SlidingWindowRateLimiter PerSecond { get; }
+    internal SlidingWindowRateLimiter PerMinute { get; }
+    internal RateLimiter Limiter { get; }
+
+    /// <summary>Waits for a permit. Throws only when cancelled.</summary>
+    public async ValueTask AcquireAsync(CancellationToken cancellationToken)
+    {
+        using var lease = await Limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+        if (!lease.IsAcquired)
+        {
+            // Queue limits are unbounded, so this only happens when the limiter is being disposed.
+            throw new OperationCanceledException("the rate limiter is shutting down");
+        }
+    }
+
+    private static SlidingWindowRateLimiter Window(int permits, TimeSpan minimumReuse, int segments, bool autoReplenishment) => new(
+        new SlidingWindowRateLimiterOptions
+        {
+            PermitLimit = permits,
+            SegmentsPerWindow = segments,
+            // A permit is reused between (segments - 1) and segments segment-lengths after it was taken.
+            Window = minimumReuse * segments / (segments - 1),
+            QueueLimit = int.MaxValue,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+            AutoReplenishment = autoReplenishment,
+        });
+
+    public async ValueTask DisposeAsync()
+    {
+        await Limiter.DisposeAsync();
+        await PerSecond.DisposeAsync();
+        await PerMinute.DisposeAsync();
+    }
+}

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using FlashdutySync.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace FlashdutySync.Flashduty;
+
+/// <summary>
+/// Runs once per attempt, inside the retry pipeline: spends a permit of the account limiter, opens the
+/// attempt's span, and only then puts the app key on the URL, so that nothing above sees it.
+/// </summary>
+internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptions<FlashdutyOptions> options, SyncMetrics metrics, TimeProvider time)
+    : DelegatingHandler
+{
+    internal static readonly HttpRequestOptionsKey<CallInfo> Call = new("flashduty.call");
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        request.Options.TryGetValue(Call, out var call);
+        call ??= new CallInfo("unknown", null, 0, []);
+        var attempt = ++call.Attempts;
+        using var activity = SyncTelemetry.Source.StartActivity($"flashduty.{call.Operation}", ActivityKind.Client, default(ActivityContext), links: call.Links);
+        activity?.SetTag(SyncTelemetry.Tags.Attempt, attempt);
+        if (call.SchemaId is not null) activity?.SetTag(SyncTelemetry.Tags.SchemaId, call.SchemaId);
+        if (call.Items > 0) activity?.SetTag(call.Operation == "delete" ? SyncTelemetry.Tags.Keys : SyncTelemetry.Tags.Docs, call.Items);
+
+        var waitStart = time.GetTimestamp();
+        await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        var waited = time.GetElapsedTime(waitStart).TotalMilliseconds;
+        activity?.SetTag(SyncTelemetry.Tags.LimiterWaitMs, waited);
+        metrics.LimiterWait.Record(waited);
+
+        var keyless = request.RequestUri!;
+        var separator = string.IsNullOrEmpty(keyless.Query) ? "?" : "&";
+        request.RequestUri = new Uri(keyless + separator + "app_key=" + Uri.EscapeDataString(options.Value.AppKey));
+        var started = time.GetTimestamp();
+        // The attempt's time-out starts after the permit: a wait in the limiter's queue is not Flashduty's slowness.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.AttemptTimeout);
+        try
+        {
+            HttpResponseMessage response;
+            try
+            {
+                response = await base.SendAsync(request, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Flashduty {call.Operation} did not answer within {options.Value.AttemptTimeout.TotalSeconds:0.###} s");
+            }
+
+            var status = (int)response.StatusCode;
+            call.LastRequestId = response.Headers.TryGetValues("Flashcat-Request-Id", out var ids) ? ids.FirstOrDefault() : null;
+            activity?.SetTag(SyncTelemetry.Tags.HttpStatus, status);
+            if (call.LastRequestId is not null) activity?.SetTag(SyncTelemetry.Tags.RequestId, call.LastRequestId);
+            if (status >= 400) activity?.SetStatus(ActivityStatusCode.Error, $"HTTP {status}");
+            if (status == 429) metrics.Throttled.Add(1, new KeyValuePair<string, object?>("endpoint", call.Operation));
+            metrics.Requests.Add(1, new("endpoint", call.Operation), new("status", status));
+            return response;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or TimeoutException)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            metrics.Requests.Add(1, new("endpoint", call.Operation), new("status", 0));
+            throw;
+        }
+        finally
+        {
+            metrics.RequestDuration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("endpoint", call.Operation));
+            request.RequestUri = keyless;
+        }
+    }
+}
+
+/// <summary>What one logical call carries through its attempts.</summary>
+internal sealed class CallInfo(string operation, string? schemaId, int items, IReadOnlyList<ActivityLink> links)
+{
+    public string Operation { get; } = operation;
+    public string? SchemaId { get; } = schemaId;
+    public int Items { get; } = items;
+    public IReadOnlyList<ActivityLink> Links { get; } = links;
+    public int Attempts { get; set; }
+    public string? LastRequestId { get; set; }
+}

@@ -1,0 +1,66 @@
+using FlashdutySync.Sync;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using Polly;
+
+namespace FlashdutySync.Flashduty;
+
+public static class FlashdutyExtensions
+{
+    /// <summary>
+    /// Adds the Flashduty client (retries with backoff and jitter, honouring <c>Retry-After</c>; every attempt spends
+    /// a permit of the one account-wide limiter) and the mapping engine, which loads the schemas before the bus starts.
+    /// </summary>
+    public static IHostApplicationBuilder AddFlashduty(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<FlashdutyOptions>()
+            .Bind(builder.Configuration.GetSection(FlashdutyOptions.SectionName));
+        services.AddSingleton<IValidateOptions<FlashdutyOptions>, FlashdutyOptionsDataValidator>();
+        services.AddSingleton<IValidateOptions<FlashdutyOptions>, FlashdutyOptionsValidator>();
+        services.AddOptionsWithValidateOnStart<SyncOptions>()
+            .Bind(builder.Configuration.GetSection(SyncOptions.SectionName))
+            .ValidateDataAnnotations();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new AccountRateLimiter(sp.GetRequiredService<IOptions<FlashdutyOptions>>().Value.RateLimit));
+        services.AddTransient<FlashdutyAttemptHandler>();
+        var client = services.AddHttpClient<FlashdutyClient>((sp, http) =>
+            {
+                var baseUrl = sp.GetRequiredService<IOptions<FlashdutyOptions>>().Value.BaseUrl.ToString();
+                http.BaseAddress = new Uri(baseUrl.EndsWith('/') ? baseUrl : baseUrl + "/");
+                // Waits in the limiter's queue can be long; each attempt has its own time-out instead.
+                http.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            // The default HttpClient logs print the URL, and the URL carries the app key.
+            .RemoveAllLoggers()
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+        // Outer: retries. Inner, once per attempt: a permit, the span, the key.
+        client.AddResilienceHandler("flashduty", (pipeline, context) =>
+            {
+                var retry = context.ServiceProvider.GetRequiredService<IOptions<FlashdutyOptions>>().Value.Retry;
+                pipeline.AddRetry(new HttpRetryStrategyOptions
+                {
+                    MaxRetryAttempts = retry.MaxRetries,
+                    Delay = retry.BaseDelay,
+                    MaxDelay = retry.MaxDelay,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    ShouldRetryAfterHeader = true,
+                    ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                    {
+                        { Exception: HttpRequestException or TimeoutException } => true,
+                        { Result: { } response } => (int)response.StatusCode is 408 or 429 or >= 500,
+                        _ => false,
+                    }),
+                });
+            });
+        client.AddHttpMessageHandler<FlashdutyAttemptHandler>();
+        services.AddSingleton<IMappingApi>(sp => sp.GetRequiredService<FlashdutyClient>());
+        services.AddSingleton<MappingEngine>();
+        services.AddHostedService(sp => sp.GetRequiredService<MappingEngine>());
+        return builder;
+    }
+}

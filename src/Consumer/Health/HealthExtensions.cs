@@ -1,0 +1,35 @@
+using FlashdutySync.Sync;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace FlashdutySync.Health;
+
+public static class HealthExtensions
+{
+    public const string SectionName = "Health";
+
+    /// <summary>
+    /// Adds liveness and readiness. Ready means: the broker is connected (MassTransit's check), every schema is
+    /// loaded, and no schema is paused by a refused key or a missing schema. Served on <c>Health:Port</c> (default 8080).
+    /// </summary>
+    public static IHostApplicationBuilder AddHealth(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddHealthChecks().AddCheck<EngineHealthCheck>("flashduty-sync", tags: ["ready"]);
+        return builder;
+    }
+
+    public static WebApplication MapHealth(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        return app;
+    }
+}
+
+internal sealed class EngineHealthCheck(MappingEngine engine) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(engine.NotReadyReason is { } reason ? HealthCheckResult.Unhealthy(reason) : HealthCheckResult.Healthy());
+}

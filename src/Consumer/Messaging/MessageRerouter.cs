@@ -1,0 +1,108 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using FlashdutySync.Sync;
+
+namespace FlashdutySync.Messaging;
+
+/// <summary>
+/// Moves a consumed event, body and headers unchanged, to the error queue (with the reason) or to the wait queue
+/// (whose TTL dead-letters it back to the service's queue). Each publish is confirmed by the broker before the
+/// original is acknowledged: a crash in between duplicates an event, which is harmless, and never loses one.
+/// </summary>
+public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync) : IAsyncDisposable
+{
+    public const string ReasonHeader = "MT-Fault-Message";
+    public const string FirstParkedHeader = "x-sync-first-parked";
+    public const string ReasonCodeHeader = "x-sync-reason-code";
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private IConnection? _connection;
+    private IChannel? _channel;
+
+    /// <summary>Declares the error and wait queues.</summary>
+    public async Task EnsureQueuesAsync(CancellationToken ct)
+    {
+        var channel = await ChannelAsync(ct);
+        var o = rabbit.Value;
+        await channel.QueueDeclareAsync(o.ErrorQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+        await channel.QueueDeclareAsync(o.WaitQueue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
+        {
+            ["x-dead-letter-exchange"] = "",
+            ["x-dead-letter-routing-key"] = o.QueueName,
+            ["x-message-ttl"] = (long)sync.Value.RetryInterval.TotalMilliseconds,
+        }, cancellationToken: ct);
+    }
+
+    public Task SetAsideAsync(ReceiveContext message, string eventType, string reasonCode, string reason, IReadOnlyDictionary<string, object?>? extra,
+        CancellationToken ct)
+    {
+        var headers = new Dictionary<string, object?>
+        {
+            ["MT-Reason"] = "set-aside",
+            [ReasonHeader] = reason,
+            [ReasonCodeHeader] = reasonCode,
+            ["MT-Fault-Timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
+            ["MT-Fault-InputAddress"] = message.InputAddress.ToString(),
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, object?>()) headers[k] = v;
+        return PublishAsync(message, eventType, rabbit.Value.ErrorQueue, headers, ct);
+    }
+
+    public Task ParkAsync(ReceiveContext message, string eventType, DateTimeOffset firstParked, CancellationToken ct) =>
+        PublishAsync(message, eventType, rabbit.Value.WaitQueue, new Dictionary<string, object?> { [FirstParkedHeader] = firstParked.ToString("O") }, ct);
+
+    public Task ReleaseAsync(ReceiveContext message, string eventType, CancellationToken ct) =>
+        PublishAsync(message, eventType, rabbit.Value.WaitQueue, new Dictionary<string, object?>(), ct);
+
+    private async Task PublishAsync(ReceiveContext message, string eventType, string queue, Dictionary<string, object?> add, CancellationToken ct)
+    {
+        var headers = new Dictionary<string, object?>();
+        foreach (var (key, value) in message.TransportHeaders.GetAll())
+        {
+            if (!key.StartsWith("x-death", StringComparison.Ordinal) && key is not ("x-first-death-exchange" or "x-first-death-queue" or "x-first-death-reason"))
+                headers[key] = value;
+        }
+
+        foreach (var (key, value) in add) headers[key] = value;
+        headers[InventoryEventDeserializer.EventTypeHeader] = eventType;
+        var properties = new BasicProperties
+        {
+            ContentType = message.ContentType?.MediaType,
+            MessageId = (message as RabbitMqBasicConsumeContext)?.Properties.MessageId,
+            Persistent = true,
+            Headers = headers,
+        };
+        var body = message.Body.GetBytes();
+        var channel = await ChannelAsync(ct);
+        await channel.BasicPublishAsync("", queue, mandatory: true, properties, body, ct);
+    }
+
+    private async Task<IChannel> ChannelAsync(CancellationToken ct)
+    {
+        if (_channel is { IsOpen: true } open) return open;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_channel is { IsOpen: true } again) return again;
+            if (_connection is not { IsOpen: true })
+            {
+                var factory = new ConnectionFactory { Uri = rabbit.Value.Uri, ClientProvidedName = "flashduty-mapping-sync reroute" };
+                _connection = await factory.CreateConnectionAsync(ct);
+            }
+
+            _channel = await _connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+            return _channel;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_channel is not null) await _channel.DisposeAsync();
+        if (_connection is not null) await _connection.DisposeAsync();
+    }
+}

@@ -1,0 +1,64 @@
+using Inventory.Contracts;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace FlashdutySync.Messaging;
+
+public static class MessagingExtensions
+{
+    /// <summary>
+    /// Adds the bus: one durable queue bound to the three event exchanges (single active consumer, so that of N
+    /// replicas exactly one consumes), batch consumers for each event, plain-JSON and MassTransit envelopes alike.
+    /// </summary>
+    public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptionsWithValidateOnStart<RabbitMqOptions>()
+            .Bind(builder.Configuration.GetSection(RabbitMqOptions.SectionName))
+            .ValidateDataAnnotations();
+        builder.Services.AddSingleton<MessageRerouter>();
+        builder.Services.AddSingleton<EventBatchProcessor>();
+        builder.Services.AddHostedService<QueueTopology>();
+
+        builder.Services.AddMassTransit(x =>
+        {
+            x.AddConsumer<HostProvisionedConsumer, InventoryConsumerDefinition<HostProvisionedConsumer>>();
+            x.AddConsumer<OwnerChangedConsumer, InventoryConsumerDefinition<OwnerChangedConsumer>>();
+            x.AddConsumer<HostDecommissionedConsumer, InventoryConsumerDefinition<HostDecommissionedConsumer>>();
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                var o = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
+                cfg.Host(o.Uri);
+                MapContractExchanges(cfg);
+                cfg.ReceiveEndpoint(o.QueueName, e =>
+                {
+                    e.ConfigureConsumeTopology = false;
+                    e.SingleActiveConsumer = o.SingleActiveConsumer;
+                    e.AddDeserializer(new InventoryEventDeserializer(), isDefault: true);
+                    foreach (var (exchange, _) in InventoryExchanges.All) e.Bind(exchange);
+                    e.ConfigureConsumer<HostProvisionedConsumer>(context);
+                    e.ConfigureConsumer<OwnerChangedConsumer>(context);
+                    e.ConfigureConsumer<HostDecommissionedConsumer>(context);
+                });
+            });
+        });
+        return builder;
+    }
+
+    /// <summary>Maps each contract type to its published exchange, as every .NET publisher must.</summary>
+    public static void MapContractExchanges(IRabbitMqBusFactoryConfigurator cfg)
+    {
+        ArgumentNullException.ThrowIfNull(cfg);
+        cfg.Message<HostProvisioned>(m => m.SetEntityName(InventoryExchanges.HostProvisioned));
+        cfg.Message<OwnerChanged>(m => m.SetEntityName(InventoryExchanges.OwnerChanged));
+        cfg.Message<HostDecommissioned>(m => m.SetEntityName(InventoryExchanges.HostDecommissioned));
+    }
+}
+
+/// <summary>Declares the error and wait queues before the bus starts consuming.</summary>
+internal sealed class QueueTopology(MessageRerouter rerouter) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => rerouter.EnsureQueuesAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,4 @@
+using FlashdutySync;
+
+var app = ServiceApp.Build(args);
+app.Run();

@@ -1,0 +1,26 @@
+
+namespace FlashdutySync.Sync;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Schema {SchemaId} loaded: {Rows} rows, source labels {SourceLabels}, result labels {ResultLabels}")]
+    public static partial void SchemaLoaded(ILogger logger, string schemaId, int rows, string sourceLabels, string resultLabels);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Writes to schema {SchemaId} failed ({Endpoint}: HTTP {Status} {Code}, request_id {RequestId}); the rows are kept and tried again in {Delay}")]
+    public static partial void WriteFailed(ILogger logger, string schemaId, string endpoint, int status, string? code, string? requestId, TimeSpan delay);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "Writes to schema {SchemaId} are paused: {Reason} (request_id {RequestId}). Events stay in RabbitMQ; the service probes and resumes on its own")]
+    public static partial void Paused(ILogger logger, string schemaId, string reason, string? requestId);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Writes to schema {SchemaId} resumed")]
+    public static partial void Resumed(ILogger logger, string schemaId);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Flashduty refused a row of schema {SchemaId}: {Code} {Message} (request_id {RequestId}); its events go to the error queue")]
+    public static partial void RowRefused(ILogger logger, string schemaId, string? code, string message, string? requestId);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "Schema {SchemaId} is nearly full: {Rows} of its {Cap} rows")]
+    public static partial void NearlyFull(ILogger logger, string schemaId, int rows, int cap);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Event set aside to the error queue: {Reason}")]
+    public static partial void SetAside(ILogger logger, string reason);
+}

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using FlashdutySync.Flashduty;
+using FlashdutySync.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace FlashdutySync.Sync;
+
+/// <summary>
+/// All configured schemas. Starts before the bus: it reads every schema's labels and rows, and refuses to start
+/// when one does not exist. Then runs one single-flight writer per schema.
+/// </summary>
+public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> flashduty, IOptions<SyncOptions> sync, SyncMetrics metrics,
+    ILogger<MappingEngine> logger, TimeProvider time) : IHostedService
+{
+    private readonly List<SchemaSync> _schemas = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _writers = [];
+
+    /// <summary>True once every schema is loaded.</summary>
+    public bool Loaded { get; private set; }
+
+    internal IReadOnlyList<SchemaSync> Schemas => _schemas;
+
+    /// <summary>Why the engine is not ready, or null when it is.</summary>
+    public string? NotReadyReason =>
+        !Loaded ? "schemas are not loaded yet" : _schemas.Select(s => s.PausedReason is { } r ? $"schema {s.Schema.SchemaId}: {r}" : null).FirstOrDefault(r => r is not null);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = flashduty.Value;
+        foreach (var schemaId in options.SchemaIds)
+        {
+            var info = await api.GetSchemaInfoAsync(schemaId, cancellationToken)
+                       ?? throw new InvalidOperationException($"Flashduty has no mapping schema {schemaId} (configured in Flashduty:SchemaIds); create it or fix the id");
+            var cap = options.RowCaps.GetValueOrDefault(schemaId, options.DefaultRowCap);
+            var schema = new SchemaDefinition(schemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
+            var rows = await api.DownloadAsync(schemaId, cancellationToken);
+            var state = new SchemaSync(schema, api, sync.Value, metrics, logger, time);
+            state.Load(rows);
+            _schemas.Add(state);
+            Log.SchemaLoaded(logger, schemaId, rows.Count, string.Join(",", schema.SourceLabels), string.Join(",", schema.ResultLabels));
+        }
+
+        foreach (var schema in _schemas) _writers.Add(RunWriterAsync(schema));
+        Loaded = true;
+    }
+
+    private async Task RunWriterAsync(SchemaSync schema)
+    {
+        try
+        {
+            await Task.Run(() => schema.RunAsync(_stopping.Token));
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Applies an event to every schema it feeds. Each task completes when its row is settled.</summary>
+    public IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Apply(InventoryEvent e, ActivityContext batch)
+    {
+        var outcomes = new List<(string, Task<KeyOutcome>)>(_schemas.Count);
+        foreach (var schema in _schemas)
+        {
+            if (schema.Apply(e, batch) is { } outcome) outcomes.Add((schema.Schema.SchemaId, outcome));
+        }
+
+        return outcomes;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await Task.WhenAll(_writers).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+}

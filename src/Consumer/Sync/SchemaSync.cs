@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using FlashdutySync.Flashduty;
+using FlashdutySync.Telemetry;
+
+namespace FlashdutySync.Sync;
+
+/// <summary>
+/// One schema's rows: applies events to per-label state (newest occurredAt wins), coalesces what is pending to
+/// one write per key, and writes with a single request in flight (see the Writer part). Rows that arrive while
+/// a write is in flight join the next one: group commit, with no timer.
+/// </summary>
+internal sealed partial class SchemaSync
+{
+    private readonly object _sync = new();
+    private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, KeyState> _dirty = new(StringComparer.Ordinal);
+    private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly IMappingApi _api;
+    private readonly SyncOptions _options;
+    private readonly SyncMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private int _projectedRows;
+    private bool _warnedFull;
+
+    public SchemaSync(SchemaDefinition schema, IMappingApi api, SyncOptions options, SyncMetrics metrics, ILogger logger, TimeProvider time)
+    {
+        Schema = schema;
+        _api = api;
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
+        _time = time;
+    }
+
+    public SchemaDefinition Schema { get; }
+
+    /// <summary>Why the schema's writes are stopped (key refused, schema gone), or null while they flow.</summary>
+    public string? PausedReason { get; private set; }
+
+    /// <summary>Rows Flashduty will hold once the queued writes land.</summary>
+    public int ProjectedRows { get { lock (_sync) return _projectedRows; } }
+
+    public int PendingKeys { get { lock (_sync) return _dirty.Count; } }
+
+    /// <summary>Takes the schema's current rows (from <c>data/download</c>) as the starting point.</summary>
+    public void Load(IEnumerable<IReadOnlyDictionary<string, string>> rows)
+    {
+        lock (_sync)
+        {
+            foreach (var row in rows)
+            {
+                if (Schema.KeyOf(row) is not { } key || !Schema.AllLabels.All(row.ContainsKey)) continue;
+                var state = new KeyState(key) { Confirmed = Schema.AllLabels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal) };
+                foreach (var label in Schema.AllLabels) state.Labels[label] = new Stamped(row[label], DateTimeOffset.MinValue);
+                if (Schema.SourceLabels.Count == 1) state.RemoteKey = key;
+                _keys[key] = state;
+            }
+
+            _projectedRows = _keys.Values.Count(k => k.Latest is not null);
+        }
+    }
+
+    /// <summary>
+    /// Applies one event to its row. Returns null when the event does not feed this schema; otherwise a task that
+    /// completes when the row it leads to is confirmed, refused, or found incomplete.
+    /// </summary>
+    public Task<KeyOutcome>? Apply(InventoryEvent e, ActivityContext batch)
+    {
+        if (Schema.KeyOf(e.Labels) is not { } key) return null;
+        lock (_sync)
+        {
+            if (!_keys.TryGetValue(key, out var state)) _keys[key] = state = new KeyState(key);
+            var before = state.Labels.ToDictionary();
+            var deletedBefore = state.DeletedAt;
+            Merge(state, e);
+
+            var target = TargetOf(state);
+            var latest = state.Latest;
+            if (target is not null && latest is null && _projectedRows >= Schema.RowCap)
+            {
+                Restore(state, before, deletedBefore);
+                return Task.FromResult(new KeyOutcome(OutcomeKind.Rejected,
+                    $"schema {Schema.SchemaId} is full: it holds its cap of {Schema.RowCap} rows, so new key '{Display(key)}' cannot be added", ErrorCode: "RowCapReached"));
+            }
+
+            var waiter = new Waiter(batch, e.OccurredAt);
+            if (Rows.Same(target, latest))
+            {
+                if (state.Pending is { } pending) pending.Waiters.Add(waiter);
+                else if (state.InFlight is { } inFlight) inFlight.Waiters.Add(waiter);
+                else waiter.Complete(KeyOutcome.Applied);
+            }
+            else
+            {
+                Requeue(state, target, [waiter]);
+            }
+
+            if (target is null && e.Kind != EventKind.HostDecommissioned)
+            {
+                var missing = Schema.AllLabels.Where(l => state.Labels.GetValueOrDefault(l).Value is null).ToList();
+                return Task.FromResult(new KeyOutcome(OutcomeKind.Incomplete,
+                    $"row '{Display(key)}' of schema {Schema.SchemaId} misses labels {string.Join(", ", missing)}"));
+            }
+
+            return waiter.Task;
+        }
+    }
+
+    private void Merge(KeyState state, InventoryEvent e)
+    {
+        if (e.Kind == EventKind.HostDecommissioned)
+        {
+            if (state.DeletedAt is null || e.OccurredAt >= state.DeletedAt) state.DeletedAt = e.OccurredAt;
+            foreach (var (label, stamped) in state.Labels.ToList())
+            {
+                if (stamped.At <= e.OccurredAt) state.Labels[label] = new Stamped(null, e.OccurredAt);
+            }
+
+            return;
+        }
+
+        // An event older than the host's decommissioning may not bring the row back.
+        if (state.DeletedAt is { } deleted && e.OccurredAt < deleted && _time.GetUtcNow() - deleted < _options.DeleteRetention) return;
+        foreach (var label in Schema.AllLabels)
+        {
+            if (!e.Labels.TryGetValue(label, out var value)) continue;
+            // Equal times: the later arrival wins.
+            if (!state.Labels.TryGetValue(label, out var current) || e.OccurredAt >= current.At)
+                state.Labels[label] = new Stamped(value, e.OccurredAt);
+        }
+    }
+
+    private static void Restore(KeyState state, Dictionary<string, Stamped> labels, DateTimeOffset? deletedAt)
+    {
+        state.Labels.Clear();
+        foreach (var (label, stamped) in labels) state.Labels[label] = stamped;
+        state.DeletedAt = deletedAt;
+    }
+
+    private Dictionary<string, string>? TargetOf(KeyState state)
+    {
+        var row = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var label in Schema.AllLabels)
+        {
+            if (state.Labels.GetValueOrDefault(label).Value is not { } value) return null;
+            row[label] = value;
+        }
+
+        return row;
+    }
+
+    /// <summary>Queues <paramref name="target"/> as the key's next write, keeping whoever already waits on the pending one.</summary>
+    private void Requeue(KeyState state, IReadOnlyDictionary<string, string>? target, IEnumerable<Waiter> waiters)
+    {
+        var wasLive = state.Latest is not null;
+        state.Pending ??= new Write(target);
+        state.Pending.Target = target;
+        state.Pending.Waiters.AddRange(waiters);
+        _dirty[state.Key] = state;
+        _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
+        _signal.Writer.TryWrite(true);
+    }
+
+    private string Display(string key) => key.Replace('\u001f', ',');
+}

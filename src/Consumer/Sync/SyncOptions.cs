@@ -1,0 +1,36 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace FlashdutySync.Sync;
+
+/// <summary>How the sync holds, parks and sets aside events; section <c>Sync</c>.</summary>
+public sealed class SyncOptions
+{
+    public const string SectionName = "Sync";
+
+    /// <summary>How long a decommissioned host's delete time is kept to stop older events re-creating its row. Default 24 h.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
+    public TimeSpan DeleteRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// How long a batch may hold its events unacknowledged while Flashduty fails, before it releases them back to
+    /// the queue. Keep it under RabbitMQ's consumer timeout (30 min by default). Default 10 min.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan HoldLimit { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long an event whose row misses labels may wait before it is set aside. Default 15 min.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00")]
+    public TimeSpan MaxIncompleteWait { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How long a parked event sits in the wait queue before it is tried again. Default 10 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
+    public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>While writes keep failing (Flashduty down, key refused, schema gone), how often a schema tries again. Default 15 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Warn when a schema is this full (fraction of its cap). Default 0.9.</summary>
+    [Range(0.0, 1.0)]
+    public double FillWarning { get; set; } = 0.9;
+}

@@ -1,0 +1,35 @@
+using System.Diagnostics.Metrics;
+
+namespace FlashdutySync.Telemetry;
+
+/// <summary>The pipeline's instruments. Labels never carry the app key.</summary>
+public sealed class SyncMetrics
+{
+    public const string MeterName = "FlashdutyMappingSync";
+
+    public SyncMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        EventsConsumed = meter.CreateCounter<long>("sync.events.consumed", "{event}", "Events consumed, by type");
+        EventsSetAside = meter.CreateCounter<long>("sync.events.set_aside", "{event}", "Events moved to the error queue, by reason");
+        EventsParked = meter.CreateCounter<long>("sync.events.parked", "{event}", "Events sent to wait for a complete row");
+        RowsSent = meter.CreateCounter<long>("sync.rows.sent", "{row}", "Rows (docs or keys) confirmed by Flashduty, by operation");
+        Requests = meter.CreateCounter<long>("flashduty.requests", "{request}", "Flashduty requests by endpoint and outcome");
+        Throttled = meter.CreateCounter<long>("flashduty.throttled", "{request}", "429 answers, by cause");
+        LimiterWait = meter.CreateHistogram<double>("flashduty.limiter.wait", "ms", "Time a request waited for the account limiter");
+        RequestDuration = meter.CreateHistogram<double>("flashduty.request.duration", "ms", "Duration of one Flashduty attempt");
+        EventsPerRequest = meter.CreateHistogram<double>("sync.coalescing.events_per_request", "{event}", "Events carried by one write");
+        Freshness = meter.CreateHistogram<double>("sync.freshness", "ms", "From an event's occurredAt to Flashduty confirming its row");
+    }
+
+    public Counter<long> EventsConsumed { get; }
+    public Counter<long> EventsSetAside { get; }
+    public Counter<long> EventsParked { get; }
+    public Counter<long> RowsSent { get; }
+    public Counter<long> Requests { get; }
+    public Counter<long> Throttled { get; }
+    public Histogram<double> LimiterWait { get; }
+    public Histogram<double> RequestDuration { get; }
+    public Histogram<double> EventsPerRequest { get; }
+    public Histogram<double> Freshness { get; }
+}

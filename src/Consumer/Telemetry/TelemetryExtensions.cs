@@ -1,0 +1,43 @@
+using OpenTelemetry.Logs;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace FlashdutySync.Telemetry;
+
+public static class TelemetryExtensions
+{
+    /// <summary>
+    /// Adds traces (the service's, MassTransit's), metrics and logs. OTLP export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>
+    /// is set (other <c>OTEL_*</c> variables honoured); console export when <c>Telemetry:Console</c> is true.
+    /// </summary>
+    public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddSingleton<SyncMetrics>();
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var console = builder.Configuration.GetValue<bool>("Telemetry:Console");
+        var serviceName = builder.Configuration["OTEL_SERVICE_NAME"] ?? SyncTelemetry.ServiceName;
+
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+            if (otlp) logging.AddOtlpExporter();
+        });
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(serviceName))
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(SyncTelemetry.SourceName, "MassTransit");
+                if (otlp) tracing.AddOtlpExporter();
+                if (console) tracing.AddConsoleExporter();
+            })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(SyncMetrics.MeterName);
+                if (otlp) metrics.AddOtlpExporter();
+            });
+        return builder;
+    }
+}
