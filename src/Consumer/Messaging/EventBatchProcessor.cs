@@ -11,10 +11,25 @@ namespace FlashdutySync.Messaging;
 /// misses labels, set aside with a reason when it can never apply, released back when Flashduty stays down longer
 /// than a batch may hold it. The batch returns (and MassTransit acknowledges it) only once every event is settled.
 /// </summary>
-public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter rerouter, IOptions<SyncOptions> options, SyncMetrics metrics,
+public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter rerouter, InflowTracker inflow, IOptions<SyncOptions> options, SyncMetrics metrics,
     ILogger<EventBatchProcessor> logger, TimeProvider time)
 {
     public async Task ProcessAsync<T>(IReadOnlyList<ConsumeContext<T>> messages, string exchange, Func<T, InventoryEvent> translate, CancellationToken ct)
+        where T : class
+    {
+        inflow.BatchStarted(exchange);
+        try
+        {
+            await ProcessBatchAsync(messages, exchange, translate, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var message in messages) inflow.Applied(message.ReceiveContext);
+            inflow.BatchEnded(exchange);
+        }
+    }
+
+    private async Task ProcessBatchAsync<T>(IReadOnlyList<ConsumeContext<T>> messages, string exchange, Func<T, InventoryEvent> translate, CancellationToken ct)
         where T : class
     {
         using var activity = SyncTelemetry.Source.StartActivity($"{exchange} process", ActivityKind.Consumer, default(ActivityContext),
@@ -36,21 +51,40 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
             {
                 settled.Add((message, null, invalid.Message, []));
             }
+
+            inflow.Applied(message.ReceiveContext);
         }
 
-        var all = Task.WhenAll(settled.SelectMany(s => s.Outcomes).Select(o => o.Outcome));
-        try
+        var holdUntil = time.GetUtcNow() + options.Value.HoldLimit;
+        await WaitAsync(settled.SelectMany(s => s.Outcomes), holdUntil, ct).ConfigureAwait(false);
+
+        // An event that found its row incomplete may have raced the event completing it (another type's batch, in
+        // flight at the same time). Once this round's writes are done, try it once more before parking it.
+        for (var i = 0; i < settled.Count; i++)
         {
-            await all.WaitAsync(options.Value.HoldLimit, time, ct).ConfigureAwait(false);
+            var (message, e, invalid, outcomes) = settled[i];
+            if (e is not null && outcomes.Any(o => o.Outcome.IsCompletedSuccessfully && o.Outcome.Result.Kind == OutcomeKind.Incomplete))
+                settled[i] = (message, e, invalid, engine.Apply(e, batchContext));
         }
-        catch (TimeoutException)
-        {
-            // Flashduty has failed for as long as a batch may hold its events: the unsettled ones go back to RabbitMQ.
-        }
+
+        await WaitAsync(settled.SelectMany(s => s.Outcomes), holdUntil, ct).ConfigureAwait(false);
 
         foreach (var (message, e, invalid, outcomes) in settled)
         {
             await SettleAsync(message.ReceiveContext, exchange, e, invalid, outcomes, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WaitAsync(IEnumerable<(string SchemaId, Task<KeyOutcome> Outcome)> outcomes, DateTimeOffset until, CancellationToken ct)
+    {
+        var left = until - time.GetUtcNow();
+        try
+        {
+            await Task.WhenAll(outcomes.Select(o => o.Outcome)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Flashduty has failed for as long as a batch may hold its events: the unsettled ones go back to RabbitMQ.
         }
     }
 

@@ -57,11 +57,21 @@ public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<S
 
     private async Task PublishAsync(ReceiveContext message, string eventType, string queue, Dictionary<string, object?> add, CancellationToken ct)
     {
+        // The message's own AMQP headers, as the publisher set them (not MassTransit's view of them), minus the
+        // broker's dead-letter bookkeeping, which grows with every pass through the wait queue.
+        var original = (message as RabbitMqBasicConsumeContext)?.Properties.Headers
+                       ?? message.TransportHeaders.GetAll().ToDictionary(h => h.Key, h => (object?)h.Value);
         var headers = new Dictionary<string, object?>();
-        foreach (var (key, value) in message.TransportHeaders.GetAll())
+        foreach (var (key, value) in original)
         {
-            if (!key.StartsWith("x-death", StringComparison.Ordinal) && key is not ("x-first-death-exchange" or "x-first-death-queue" or "x-first-death-reason"))
-                headers[key] = value;
+            if (key.StartsWith("x-death", StringComparison.Ordinal) || key.StartsWith("x-first-death", StringComparison.Ordinal) ||
+                key.StartsWith("x-last-death", StringComparison.Ordinal)) continue;
+            headers[key] = value switch
+            {
+                null or string or byte[] or int or long or bool or double or float or decimal or AmqpTimestamp or IList<object> or IDictionary<string, object?> => value,
+                ulong u => (long)u,
+                _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture),
+            };
         }
 
         foreach (var (key, value) in add) headers[key] = value;

@@ -1,3 +1,4 @@
+using FlashdutySync.Sync;
 using Inventory.Contracts;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ public static class MessagingExtensions
             .Bind(builder.Configuration.GetSection(RabbitMqOptions.SectionName))
             .ValidateDataAnnotations();
         builder.Services.AddSingleton<MessageRerouter>();
+        builder.Services.AddSingleton(sp => new InflowTracker(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.BatchConcurrency));
         builder.Services.AddSingleton<EventBatchProcessor>();
         builder.Services.AddHostedService<QueueTopology>();
 
@@ -29,6 +31,7 @@ public static class MessagingExtensions
             {
                 var o = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
                 cfg.Host(o.Uri);
+                cfg.ConnectReceiveObserver(context.GetRequiredService<InflowTracker>());
                 MapContractExchanges(cfg);
                 cfg.ReceiveEndpoint(o.QueueName, e =>
                 {

@@ -22,6 +22,9 @@ internal sealed class KeyState(string key)
     public Write? Pending { get; set; }
     public Write? InFlight { get; set; }
 
+    /// <summary>Events whose changes to this row are not settled yet, for superseding.</summary>
+    public HashSet<Waiter> Holders { get; } = [];
+
     /// <summary>The row Flashduty will hold once everything queued is written.</summary>
     public IReadOnlyDictionary<string, string>? Latest => Pending is { } p ? p.Target : InFlight is { } f ? f.Target : Confirmed;
 }
@@ -35,14 +38,25 @@ internal sealed class Write(IReadOnlyDictionary<string, string>? target)
     public List<Waiter> Waiters { get; } = [];
 }
 
-/// <summary>One event waiting for a row: completed with the outcome once Flashduty answers.</summary>
-internal sealed class Waiter(ActivityContext batch, DateTimeOffset occurredAt)
+/// <summary>
+/// One event waiting for a row: completed with the outcome once Flashduty answers, or as soon as later events,
+/// still held unacknowledged in RabbitMQ, have overwritten every label it set (it is then superseded: re-applying
+/// the later events after a crash gives the same row, so it can be acknowledged).
+/// </summary>
+internal sealed class Waiter(ActivityContext batch, DateTimeOffset occurredAt, HashSet<string> contributed)
 {
+    /// <summary>Stands for "this row deleted" among the labels a decommission contributes.</summary>
+    public const string DeleteMark = "\u0000delete";
+
     private readonly TaskCompletionSource<KeyOutcome> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ActivityContext Batch { get; } = batch;
     public DateTimeOffset OccurredAt { get; } = occurredAt;
+
+    /// <summary>The labels this event set that no later event has overwritten yet.</summary>
+    public HashSet<string> Contributed { get; } = contributed;
+
     public Task<KeyOutcome> Task => _done.Task;
 
-    public void Complete(KeyOutcome outcome) => _done.TrySetResult(outcome);
+    public bool Complete(KeyOutcome outcome) => _done.TrySetResult(outcome);
 }

@@ -9,7 +9,7 @@ namespace FlashdutySync.Sync;
 /// All configured schemas. Starts before the bus: it reads every schema's labels and rows, and refuses to start
 /// when one does not exist. Then runs one single-flight writer per schema.
 /// </summary>
-public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> flashduty, IOptions<SyncOptions> sync, SyncMetrics metrics,
+public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> flashduty, IOptions<SyncOptions> sync, InflowTracker inflow, SyncMetrics metrics,
     ILogger<MappingEngine> logger, TimeProvider time) : IHostedService
 {
     private readonly List<SchemaSync> _schemas = [];
@@ -35,7 +35,7 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
             var cap = options.RowCaps.GetValueOrDefault(schemaId, options.DefaultRowCap);
             var schema = new SchemaDefinition(schemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
             var rows = await api.DownloadAsync(schemaId, cancellationToken);
-            var state = new SchemaSync(schema, api, sync.Value, metrics, logger, time);
+            var state = new SchemaSync(schema, api, sync.Value, inflow, metrics, logger, time);
             state.Load(rows);
             _schemas.Add(state);
             Log.SchemaLoaded(logger, schemaId, rows.Count, string.Join(",", schema.SourceLabels), string.Join(",", schema.ResultLabels));

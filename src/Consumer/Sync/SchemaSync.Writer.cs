@@ -14,6 +14,7 @@ internal sealed partial class SchemaSync
         while (await _signal.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
         {
             _signal.Reader.TryRead(out _);
+            await UntilWorthWritingAsync(ct).ConfigureAwait(false);
             while (!ct.IsCancellationRequested && TakeBatch() is { Count: > 0 } batch)
             {
                 var upsert = batch[0].InFlight!.Target is not null;
@@ -25,6 +26,23 @@ internal sealed partial class SchemaSync
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Holds the first write of a round while events are still coming in, so that they coalesce, but never longer
+    /// than <see cref="SyncOptions.MaxWriteDelay"/> after the oldest pending change. At light load the inflow is
+    /// quiet as soon as the event is applied: the write goes at once.
+    /// </summary>
+    private async Task UntilWorthWritingAsync(CancellationToken ct)
+    {
+        var quiet = _inflow.WhenQuiet();
+        if (quiet.IsCompleted) return;
+        long oldest;
+        lock (_sync) oldest = _oldestPending;
+        var left = _options.MaxWriteDelay - _time.GetElapsedTime(oldest);
+        if (left <= TimeSpan.Zero) return;
+        await Task.WhenAny(quiet, Task.Delay(left, _time, ct)).ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
     }
 
     /// <summary>Moves up to one request's worth of pending writes in flight: upserts first, then deletes.</summary>
@@ -146,6 +164,7 @@ internal sealed partial class SchemaSync
                 state.Confirmed = write.Target;
                 state.RemoteKey = write.Target is null ? null : keys is not null && i < keys.Count ? keys[i] : state.RemoteKey;
                 state.InFlight = null;
+                state.Holders.ExceptWith(write.Waiters);
                 foreach (var waiter in write.Waiters)
                 {
                     _metrics.Freshness.Record((now - waiter.OccurredAt).TotalMilliseconds);
@@ -173,6 +192,7 @@ internal sealed partial class SchemaSync
             var write = state.InFlight!;
             var wasLive = state.Latest is not null;
             state.InFlight = null;
+            state.Holders.ExceptWith(write.Waiters);
             // Forget the refused values; what Flashduty holds stays the truth for the next event.
             foreach (var label in Schema.AllLabels)
             {

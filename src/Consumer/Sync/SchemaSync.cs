@@ -22,10 +22,14 @@ internal sealed partial class SchemaSync
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private int _projectedRows;
+    private long _oldestPending;
     private bool _warnedFull;
 
-    public SchemaSync(SchemaDefinition schema, IMappingApi api, SyncOptions options, SyncMetrics metrics, ILogger logger, TimeProvider time)
+    private readonly InflowTracker _inflow;
+
+    public SchemaSync(SchemaDefinition schema, IMappingApi api, SyncOptions options, InflowTracker inflow, SyncMetrics metrics, ILogger logger, TimeProvider time)
     {
+        _inflow = inflow;
         Schema = schema;
         _api = api;
         _options = options;
@@ -74,7 +78,7 @@ internal sealed partial class SchemaSync
             if (!_keys.TryGetValue(key, out var state)) _keys[key] = state = new KeyState(key);
             var before = state.Labels.ToDictionary();
             var deletedBefore = state.DeletedAt;
-            Merge(state, e);
+            var contributed = Merge(state, e);
 
             var target = TargetOf(state);
             var latest = state.Latest;
@@ -85,8 +89,14 @@ internal sealed partial class SchemaSync
                     $"schema {Schema.SchemaId} is full: it holds its cap of {Schema.RowCap} rows, so new key '{Display(key)}' cannot be added", ErrorCode: "RowCapReached"));
             }
 
-            var waiter = new Waiter(batch, e.OccurredAt);
-            if (Rows.Same(target, latest))
+            Supersede(state, contributed);
+            var waiter = new Waiter(batch, e.OccurredAt, contributed);
+            if (contributed.Count == 0)
+            {
+                // Every label it carries was already set by a newer event: it changes nothing.
+                waiter.Complete(KeyOutcome.Applied);
+            }
+            else if (Rows.Same(target, latest))
             {
                 if (state.Pending is { } pending) pending.Waiters.Add(waiter);
                 else if (state.InFlight is { } inFlight) inFlight.Waiters.Add(waiter);
@@ -97,7 +107,8 @@ internal sealed partial class SchemaSync
                 Requeue(state, target, [waiter]);
             }
 
-            if (target is null && e.Kind != EventKind.HostDecommissioned)
+            if (!waiter.Task.IsCompleted) state.Holders.Add(waiter);
+            if (target is null && e.Kind != EventKind.HostDecommissioned && contributed.Count > 0)
             {
                 var missing = Schema.AllLabels.Where(l => state.Labels.GetValueOrDefault(l).Value is null).ToList();
                 return Task.FromResult(new KeyOutcome(OutcomeKind.Incomplete,
@@ -108,27 +119,49 @@ internal sealed partial class SchemaSync
         }
     }
 
-    private void Merge(KeyState state, InventoryEvent e)
+    /// <summary>Applies the event's labels that are newer than what the key has; returns the ones it set.</summary>
+    private HashSet<string> Merge(KeyState state, InventoryEvent e)
     {
+        var contributed = new HashSet<string>(StringComparer.Ordinal);
         if (e.Kind == EventKind.HostDecommissioned)
         {
-            if (state.DeletedAt is null || e.OccurredAt >= state.DeletedAt) state.DeletedAt = e.OccurredAt;
+            if (state.DeletedAt is { } earlier && e.OccurredAt < earlier) return contributed;
+            state.DeletedAt = e.OccurredAt;
             foreach (var (label, stamped) in state.Labels.ToList())
             {
                 if (stamped.At <= e.OccurredAt) state.Labels[label] = new Stamped(null, e.OccurredAt);
             }
 
-            return;
+            contributed.Add(Waiter.DeleteMark);
+            return contributed;
         }
 
         // An event older than the host's decommissioning may not bring the row back.
-        if (state.DeletedAt is { } deleted && e.OccurredAt < deleted && _time.GetUtcNow() - deleted < _options.DeleteRetention) return;
+        if (state.DeletedAt is { } deleted && e.OccurredAt < deleted && _time.GetUtcNow() - deleted < _options.DeleteRetention) return contributed;
         foreach (var label in Schema.AllLabels)
         {
             if (!e.Labels.TryGetValue(label, out var value)) continue;
             // Equal times: the later arrival wins.
-            if (!state.Labels.TryGetValue(label, out var current) || e.OccurredAt >= current.At)
-                state.Labels[label] = new Stamped(value, e.OccurredAt);
+            if (state.Labels.TryGetValue(label, out var current) && e.OccurredAt < current.At) continue;
+            state.Labels[label] = new Stamped(value, e.OccurredAt);
+            contributed.Add(label);
+        }
+
+        // The key's own labels are carried by every event of the key; alone they change nothing.
+        if (contributed.All(Schema.SourceLabels.Contains) && state.Latest is not null) contributed.Clear();
+        return contributed;
+    }
+
+    /// <summary>Settles the held events whose every label this newer event has overwritten.</summary>
+    private void Supersede(KeyState state, HashSet<string> overwritten)
+    {
+        if (overwritten.Count == 0 || state.Holders.Count == 0) return;
+        foreach (var holder in state.Holders.ToList())
+        {
+            holder.Contributed.ExceptWith(overwritten);
+            if (holder.Contributed.Count > 0 && !holder.Contributed.All(Schema.SourceLabels.Contains)) continue;
+            holder.Complete(KeyOutcome.Applied);
+            state.Holders.Remove(holder);
         }
     }
 
@@ -158,6 +191,7 @@ internal sealed partial class SchemaSync
         state.Pending ??= new Write(target);
         state.Pending.Target = target;
         state.Pending.Waiters.AddRange(waiters);
+        if (_dirty.Count == 0) _oldestPending = _time.GetTimestamp();
         _dirty[state.Key] = state;
         _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
         _signal.Writer.TryWrite(true);

@@ -30,6 +30,13 @@ public sealed class SyncOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// While events keep coming in, how long changed rows may wait to coalesce before they are written anyway.
+    /// At light load rows go at once. Default 5 s; range 0–10 min.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan MaxWriteDelay { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Warn when a schema is this full (fraction of its cap). Default 0.9.</summary>
     [Range(0.0, 1.0)]
     public double FillWarning { get; set; } = 0.9;

@@ -33,6 +33,37 @@ public sealed class RabbitMqFixture : IAsyncLifetime
         _connection = await new ConnectionFactory { Uri = Uri, ClientProvidedName = "tests" }.CreateConnectionAsync();
     }
 
+    /// <summary>
+    /// Deliveries of the queue that a consumer holds unacknowledged. AMQP does not tell this, so the broker's own
+    /// tool is asked (about a second a call): rabbitmqctl on this machine, or in the container.
+    /// </summary>
+    public async Task<long> UnacknowledgedAsync(string queue)
+    {
+        string output;
+        string[] command = ["rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name", "messages_unacknowledged"];
+        if (_container is not null)
+        {
+            output = (await _container.ExecAsync(command)).Stdout;
+        }
+        else
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command[0], command[1..])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true,
+            })!;
+            output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+        }
+
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && parts[0] == queue) return long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        throw new InvalidOperationException($"rabbitmqctl did not list queue {queue}: {output}");
+    }
+
     public async Task DisposeAsync()
     {
         if (_connection is not null) await _connection.DisposeAsync();

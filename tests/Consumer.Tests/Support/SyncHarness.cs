@@ -3,6 +3,7 @@ using System.Text.Json;
 using Flashduty.Simulator;
 using FlashdutySync;
 using Inventory.Contracts;
+using Microsoft.Extensions.DependencyInjection;
 using RabbitMQ.Client;
 
 namespace FlashdutySync.Tests.Support;
@@ -121,7 +122,8 @@ public sealed class SyncHarness : IAsyncDisposable
     {
         var main = await _channel!.QueueDeclarePassiveAsync(Queue);
         var waiting = await SafeCountAsync(WaitQueue);
-        return main.MessageCount == 0 && waiting == 0;
+        var busy = _services.Sum(app => app.Services.GetRequiredService<FlashdutySync.Sync.InflowTracker>().ActiveBatches);
+        return main.MessageCount == 0 && waiting == 0 && busy == 0 && await _broker.UnacknowledgedAsync(Queue) == 0;
     }, timeout, $"queue {Queue} to drain");
 
     private async Task<uint> SafeCountAsync(string queue)

@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+using MassTransit;
+
+namespace FlashdutySync.Sync;
+
+/// <summary>
+/// Tells the schema writers when holding on gains nothing more: every event the broker has delivered has been
+/// applied (nothing is on its way in), or one event type has all its batch slots waiting on writes (nothing more
+/// can come in until a write lands). Until then, rows keep coalescing: a key changed ten times in a burst costs
+/// one doc, not ten.
+/// </summary>
+public sealed class InflowTracker(int batchSlotsPerType) : IReceiveObserver
+{
+    private readonly ConcurrentDictionary<ReceiveContext, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<string, int> _activeBatches = new();
+    private readonly object _sync = new();
+    private TaskCompletionSource _quiet = NewQuiet(true);
+
+    /// <summary>Batches being processed (applied, or waiting for their rows) right now.</summary>
+    public int ActiveBatches => _activeBatches.Values.Sum();
+
+    /// <summary>True when nothing delivered is waiting to be applied, or a type's batch slots are all taken.</summary>
+    public bool IsQuiet => _unapplied.IsEmpty || _activeBatches.Values.Any(n => n >= batchSlotsPerType);
+
+    /// <summary>Completes once <see cref="IsQuiet"/>.</summary>
+    public Task WhenQuiet()
+    {
+        lock (_sync)
+        {
+            return _quiet.Task;
+        }
+    }
+
+    public void Applied(ReceiveContext message)
+    {
+        if (_unapplied.TryRemove(message, out _)) Update();
+    }
+
+    public void BatchStarted(string type)
+    {
+        _activeBatches.AddOrUpdate(type, 1, (_, n) => n + 1);
+        Update();
+    }
+
+    public void BatchEnded(string type)
+    {
+        _activeBatches.AddOrUpdate(type, 0, (_, n) => n - 1);
+        Update();
+    }
+
+    private void Update()
+    {
+        lock (_sync)
+        {
+            var quiet = IsQuiet;
+            if (quiet) _quiet.TrySetResult();
+            else if (_quiet.Task.IsCompleted) _quiet = NewQuiet(false);
+        }
+    }
+
+    private static TaskCompletionSource NewQuiet(bool completed)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed) tcs.SetResult();
+        return tcs;
+    }
+
+    public Task PreReceive(ReceiveContext context)
+    {
+        _unapplied.TryAdd(context, 0);
+        Update();
+        return Task.CompletedTask;
+    }
+
+    public Task PostReceive(ReceiveContext context)
+    {
+        // A batch consumer's message ends its receive once it sits in the batch collector (delivered): it is applied
+        // later. One no consumer took (skipped) will never be.
+        if (!context.IsDelivered) Applied(context);
+        return Task.CompletedTask;
+    }
+
+    public Task ReceiveFault(ReceiveContext context, Exception exception)
+    {
+        Applied(context);
+        return Task.CompletedTask;
+    }
+
+    public Task PostConsume<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType) where T : class => Task.CompletedTask;
+
+    public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception) where T : class => Task.CompletedTask;
+}
