@@ -13,10 +13,19 @@ public sealed class AccountRateLimiter : IAsyncDisposable
     private const int SecondSegments = 10;
     private const int MinuteSegments = 60;
 
-    public AccountRateLimiter(RateLimitOptions options, bool autoReplenishment = true)
+    public AccountRateLimiter(RateLimitOptions options)
+        : this(options, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1))
     {
-        PerMinute = Window(options.PerMinute, TimeSpan.FromMinutes(1) + options.Margin, MinuteSegments, autoReplenishment);
-        PerSecond = Window(options.PerSecond, TimeSpan.FromSeconds(1) + options.Margin, SecondSegments, autoReplenishment);
+    }
+
+    /// <summary>
+    /// Windows of other lengths, for tests: the library's sliding window slides only as real time passes, even
+    /// when replenished by hand, so tests shrink the windows instead of waiting a minute.
+    /// </summary>
+    internal AccountRateLimiter(RateLimitOptions options, TimeSpan second, TimeSpan minute)
+    {
+        PerMinute = Window(options.PerMinute, minute + options.Margin, MinuteSegments);
+        PerSecond = Window(options.PerSecond, second + options.Margin, SecondSegments);
         // The long wait first: the per-second permit is then taken right before the request goes out.
         Limiter = RateLimiter.CreateChained(PerMinute, PerSecond);
     }
@@ -36,7 +45,7 @@ public sealed class AccountRateLimiter : IAsyncDisposable
         }
     }
 
-    private static SlidingWindowRateLimiter Window(int permits, TimeSpan minimumReuse, int segments, bool autoReplenishment) => new(
+    private static SlidingWindowRateLimiter Window(int permits, TimeSpan minimumReuse, int segments) => new(
         new SlidingWindowRateLimiterOptions
         {
             PermitLimit = permits,
@@ -45,7 +54,7 @@ public sealed class AccountRateLimiter : IAsyncDisposable
             Window = minimumReuse * segments / (segments - 1),
             QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = autoReplenishment,
+            AutoReplenishment = true,
         });
 
     public async ValueTask DisposeAsync()
