@@ -24,6 +24,12 @@ public sealed record FaultOptions
     /// <summary>Fraction whose connection is dropped without an answer, without effect.</summary>
     public double DropRate { get; init; }
 
+    /// <summary>
+    /// A value Flashduty refuses: an upsert with a doc carrying it gets 400 <c>InvalidParameter</c> naming the doc,
+    /// standing for whatever the real API may refuse that a client cannot foresee. Null: none.
+    /// </summary>
+    public string? RejectValue { get; init; }
+
     /// <summary>Seed of the random source, so that a run can be repeated. Null: unseeded.</summary>
     public int? Seed { get; init; }
 }

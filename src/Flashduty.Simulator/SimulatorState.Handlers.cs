@@ -59,7 +59,14 @@ public sealed partial class SimulatorState
         var n = docs.GetArrayLength();
         if (n == 0) throw ApiError.Invalid("docs is empty");
         if (n > SchemaRules.MaxDocs) throw ApiError.Invalid($"docs has {n} items, the most is {SchemaRules.MaxDocs}");
-        var keys = UpsertRows(schema, docs.EnumerateArray().ToList());
+        var list = docs.EnumerateArray().ToList();
+        if (Faults.RejectValue is { } refused)
+        {
+            var bad = list.FindIndex(d => d.ValueKind == JsonValueKind.Object && d.EnumerateObject().Any(p => p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() == refused));
+            if (bad >= 0) throw ApiError.Invalid($"docs[{bad}] has a value that is not accepted");
+        }
+
+        var keys = UpsertRows(schema, list);
         return new ApiResult(new { keys }, schema.SchemaId, n);
     }
 

@@ -20,6 +20,9 @@ internal sealed class InventoryEventDeserializer : IMessageDeserializer, ISerial
     private static readonly Dictionary<string, string> UrnByExchange =
         InventoryExchanges.All.ToDictionary(x => x.Exchange, x => MessageUrn.ForTypeString(x.MessageType), StringComparer.Ordinal);
 
+    private static readonly Dictionary<string, string> NameByUrn =
+        InventoryExchanges.All.ToDictionary(x => MessageUrn.ForTypeString(x.MessageType), x => x.MessageType.Name, StringComparer.Ordinal);
+
     private readonly SystemTextJsonRawMessageSerializer _raw = new();
 
     public ContentType ContentType => SystemTextJsonRawMessageSerializer.JsonContentType;
@@ -41,6 +44,10 @@ internal sealed class InventoryEventDeserializer : IMessageDeserializer, ISerial
 
             headers = new TypedHeaders(headers, urn);
         }
+
+        var types = headers.GetMessageTypes();
+        if (types.Length == 1 && NameByUrn.TryGetValue(types[0], out var eventType))
+            RawEventValidator.Validate(receiveContext.Body.GetBytes(), eventType);
 
         return new BodyConsumeContext(receiveContext, _raw.Deserialize(receiveContext.Body, headers, receiveContext.InputAddress));
     }

@@ -25,7 +25,10 @@ public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<S
     {
         var channel = await ChannelAsync(ct);
         var o = rabbit.Value;
-        await channel.QueueDeclareAsync(o.ErrorQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+        // Declared as MassTransit declares it (it copies the endpoint's single-active-consumer flag), so that
+        // either may come first.
+        var errorArguments = o.SingleActiveConsumer ? new Dictionary<string, object?> { ["x-single-active-consumer"] = true } : null;
+        await channel.QueueDeclareAsync(o.ErrorQueue, durable: true, exclusive: false, autoDelete: false, arguments: errorArguments, cancellationToken: ct);
         await channel.QueueDeclareAsync(o.WaitQueue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
         {
             ["x-dead-letter-exchange"] = "",
