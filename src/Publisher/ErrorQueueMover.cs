@@ -1,0 +1,61 @@
+using RabbitMQ.Client;
+
+namespace InventoryPublisher;
+
+/// <summary>
+/// Moves events from the service's <c>_error</c> queue back to its queue once the cause is fixed, body and headers
+/// unchanged. Each message is published (confirmed by the broker) before it is removed from the error queue: a
+/// crash in between leaves a duplicate, which the service applies harmlessly, never a loss.
+/// </summary>
+public static class ErrorQueueMover
+{
+    /// <summary>The header naming an event's exchange, as the service sets it on the events it moves.</summary>
+    public const string EventTypeHeader = "x-inventory-event";
+
+    public sealed record Result(int Moved, int Left, IReadOnlyList<string> Problems);
+
+    /// <summary>
+    /// Moves up to <paramref name="limit"/> messages; <paramref name="eventExchange"/> names the event of plain
+    /// messages that do not say which event they are (plain JSON the service could not read).
+    /// </summary>
+    public static async Task<Result> MoveAsync(Uri broker, string queue, int? limit, string? eventExchange, CancellationToken ct)
+    {
+        await using var connection = await new ConnectionFactory { Uri = broker, ClientProvidedName = "inventory-publisher move-errors" }.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), ct);
+        var errorQueue = queue + "_error";
+        var available = (await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount;
+        var toMove = (int)Math.Min(available, (uint)(limit ?? int.MaxValue));
+        var moved = 0;
+        var problems = new List<string>();
+        var unmovable = new List<ulong>();
+        for (var i = 0; i < toMove; i++)
+        {
+            var message = await channel.BasicGetAsync(errorQueue, autoAck: false, ct);
+            if (message is null) break;
+            var headers = new Dictionary<string, object?>(message.BasicProperties.Headers ?? new Dictionary<string, object?>());
+            // A fresh start for the wait for a complete row.
+            headers.Remove("x-sync-first-parked");
+            var isEnvelope = message.BasicProperties.ContentType?.Contains("masstransit", StringComparison.OrdinalIgnoreCase) == true;
+            if (!headers.ContainsKey(EventTypeHeader) && !isEnvelope)
+            {
+                if (eventExchange is null)
+                {
+                    problems.Add($"message {message.BasicProperties.MessageId ?? message.DeliveryTag.ToString(System.Globalization.CultureInfo.InvariantCulture)} does not say which event it is; pass --event");
+                    unmovable.Add(message.DeliveryTag);
+                    continue;
+                }
+
+                headers[EventTypeHeader] = eventExchange;
+            }
+
+            var properties = new BasicProperties(message.BasicProperties) { Headers = headers, Persistent = true };
+            await channel.BasicPublishAsync("", queue, mandatory: true, properties, message.Body, ct);
+            await channel.BasicAckAsync(message.DeliveryTag, multiple: false, ct);
+            moved++;
+        }
+
+        foreach (var tag in unmovable) await channel.BasicNackAsync(tag, multiple: false, requeue: true, ct);
+        var left = (int)(await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount;
+        return new Result(moved, left, problems);
+    }
+}

@@ -1,0 +1,134 @@
+using System.CommandLine;
+using Inventory.Contracts;
+using InventoryPublisher;
+using MassTransit;
+
+var broker = new Option<Uri>("--broker") { Description = "RabbitMQ address", DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("RabbitMq__Uri") ?? "amqp://guest:guest@localhost:5672/") };
+var raw = new Option<bool>("--raw") { Description = "Publish plain JSON, as a non-.NET publisher would (default: MassTransit with the contract types)" };
+var host = new Option<string>("--host") { Description = "Host name", Required = true };
+var owner = new Option<string?>("--owner") { Description = "Owner" };
+var team = new Option<string?>("--team") { Description = "Team" };
+var service = new Option<string?>("--service") { Description = "Service" };
+var label = new Option<string[]>("--label") { Description = "Extra label as name=value (repeatable)", AllowMultipleArgumentsPerToken = false };
+var at = new Option<DateTimeOffset?>("--at") { Description = "When it occurred (RFC 3339); default: now" };
+var eventId = new Option<string?>("--event-id") { Description = "The event's id" };
+
+var root = new RootCommand("Publishes inventory events for flashduty-mapping-sync, imports hosts from CSV, and moves events back from the error queue.");
+root.Options.Add(broker);
+
+Command EventCommand(string name, string description, params Option[] options)
+{
+    var command = new Command(name, description);
+    foreach (var option in options.Concat([raw, at, eventId])) command.Options.Add(option);
+    root.Subcommands.Add(command);
+    return command;
+}
+
+Dictionary<string, string>? Labels(ParseResult p) =>
+    p.GetValue(label) is { Length: > 0 } pairs ? pairs.Select(x => x.Split('=', 2)).ToDictionary(x => x[0], x => x.Length > 1 ? x[1] : "") : null;
+
+var provisioned = EventCommand("host-provisioned", "Publish a HostProvisioned", host, owner, team, service, label);
+provisioned.SetAction((p, ct) => PublishAsync(p, InventoryExchanges.HostProvisioned, new HostProvisioned
+{
+    Host = p.GetValue(host)!, Owner = p.GetValue(owner), Team = p.GetValue(team), Service = p.GetValue(service), Labels = Labels(p),
+    OccurredAt = p.GetValue(at) ?? DateTimeOffset.UtcNow, EventId = p.GetValue(eventId),
+}, ct));
+
+var ownerRequired = new Option<string>("--owner") { Description = "The new owner", Required = true };
+var previous = new Option<string?>("--previous-owner") { Description = "The owner before" };
+var changed = EventCommand("owner-changed", "Publish an OwnerChanged", host, ownerRequired, previous, label);
+changed.SetAction((p, ct) => PublishAsync(p, InventoryExchanges.OwnerChanged, new OwnerChanged
+{
+    Host = p.GetValue(host)!, Owner = p.GetValue(ownerRequired)!, PreviousOwner = p.GetValue(previous), Labels = Labels(p),
+    OccurredAt = p.GetValue(at) ?? DateTimeOffset.UtcNow, EventId = p.GetValue(eventId),
+}, ct));
+
+var decommissioned = EventCommand("host-decommissioned", "Publish a HostDecommissioned", host);
+decommissioned.SetAction((p, ct) => PublishAsync(p, InventoryExchanges.HostDecommissioned, new HostDecommissioned
+{
+    Host = p.GetValue(host)!, OccurredAt = p.GetValue(at) ?? DateTimeOffset.UtcNow, EventId = p.GetValue(eventId),
+}, ct));
+
+var csvFile = new Option<FileInfo>("--csv") { Description = "CSV with a header: host,owner,team,service[,extra labels]", Required = true };
+var import = new Command("import", "Publish a HostProvisioned for every row of a CSV (plain JSON), with progress");
+import.Options.Add(csvFile);
+import.Options.Add(at);
+import.SetAction(async (p, ct) =>
+{
+    var file = p.GetValue(csvFile)!;
+    if (!file.Exists)
+    {
+        Console.Error.WriteLine($"no such file: {file.FullName}");
+        return 2;
+    }
+
+    using var reader = file.OpenText();
+    await using var publisher = await RawPublisher.ConnectAsync(p.GetValue(broker)!, ct: ct);
+    var count = 0;
+    var pending = new List<Task>();
+    foreach (var e in CsvImport.Read(reader, p.GetValue(at) ?? DateTimeOffset.UtcNow))
+    {
+        pending.Add(publisher.PublishAsync(InventoryExchanges.HostProvisioned, e, ct: ct).AsTask());
+        if (++count % 1000 == 0)
+        {
+            await Task.WhenAll(pending);
+            pending.Clear();
+            Console.Error.Write($"\rpublished {count} hosts");
+        }
+    }
+
+    await Task.WhenAll(pending);
+    Console.Error.WriteLine($"\rpublished {count} hosts from {file.Name}");
+    return 0;
+});
+root.Subcommands.Add(import);
+
+var queue = new Option<string>("--queue") { Description = "The service's queue (its error queue is <queue>_error)", DefaultValueFactory = _ => "flashduty-mapping-sync" };
+var limit = new Option<int?>("--limit") { Description = "Move at most this many" };
+var eventExchange = new Option<string?>("--event") { Description = "For plain messages that do not say which event they are: host-provisioned, owner-changed or host-decommissioned" };
+var move = new Command("move-errors", "Move events from the error queue back to the service's queue, headers kept");
+move.Options.Add(queue);
+move.Options.Add(limit);
+move.Options.Add(eventExchange);
+move.SetAction(async (p, ct) =>
+{
+    var named = p.GetValue(eventExchange) is { } e ? (e.StartsWith("inventory.", StringComparison.Ordinal) ? e : "inventory." + e) : null;
+    var result = await ErrorQueueMover.MoveAsync(p.GetValue(broker)!, p.GetValue(queue)!, p.GetValue(limit), named, ct);
+    Console.WriteLine($"moved {result.Moved}, {result.Left} left in {p.GetValue(queue)}_error");
+    foreach (var problem in result.Problems.Take(20)) Console.Error.WriteLine(problem);
+    return result.Problems.Count == 0 ? 0 : 1;
+});
+root.Subcommands.Add(move);
+
+return await root.Parse(args).InvokeAsync();
+
+async Task<int> PublishAsync<T>(ParseResult p, string exchange, T message, CancellationToken ct) where T : class
+{
+    if (p.GetValue(raw))
+    {
+        await using var publisher = await RawPublisher.ConnectAsync(p.GetValue(broker)!, ct: ct);
+        await publisher.PublishAsync(exchange, message, ct: ct);
+    }
+    else
+    {
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(p.GetValue(broker)!);
+            cfg.Message<HostProvisioned>(m => m.SetEntityName(InventoryExchanges.HostProvisioned));
+            cfg.Message<OwnerChanged>(m => m.SetEntityName(InventoryExchanges.OwnerChanged));
+            cfg.Message<HostDecommissioned>(m => m.SetEntityName(InventoryExchanges.HostDecommissioned));
+        });
+        await bus.StartAsync(ct);
+        try
+        {
+            await bus.Publish(message, ct);
+        }
+        finally
+        {
+            await bus.StopAsync(CancellationToken.None);
+        }
+    }
+
+    Console.WriteLine($"published {typeof(T).Name} to {exchange}{(p.GetValue(raw) ? " as plain JSON" : "")}");
+    return 0;
+}
