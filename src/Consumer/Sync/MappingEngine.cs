@@ -41,6 +41,7 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
             Log.SchemaLoaded(logger, schemaId, rows.Count, string.Join(",", schema.SourceLabels), string.Join(",", schema.ResultLabels));
         }
 
+        metrics.ObserveSchemas(() => _schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
         foreach (var schema in _schemas) _writers.Add(RunWriterAsync(schema));
         Loaded = true;
     }

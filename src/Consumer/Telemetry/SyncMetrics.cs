@@ -7,9 +7,11 @@ public sealed class SyncMetrics
 {
     public const string MeterName = "FlashdutyMappingSync";
 
+    private readonly Meter _meter;
+
     public SyncMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = _meter = meterFactory.Create(MeterName);
         EventsConsumed = meter.CreateCounter<long>("sync.events.consumed", "{event}", "Events consumed, by type");
         EventsSetAside = meter.CreateCounter<long>("sync.events.set_aside", "{event}", "Events moved to the error queue, by reason");
         EventsParked = meter.CreateCounter<long>("sync.events.parked", "{event}", "Events sent to wait for a complete row");
@@ -20,6 +22,17 @@ public sealed class SyncMetrics
         RequestDuration = meter.CreateHistogram<double>("flashduty.request.duration", "ms", "Duration of one Flashduty attempt");
         EventsPerRequest = meter.CreateHistogram<double>("sync.coalescing.events_per_request", "{event}", "Events carried by one write");
         Freshness = meter.CreateHistogram<double>("sync.freshness", "ms", "From an event's occurredAt to Flashduty confirming its row");
+    }
+
+    /// <summary>Observes, per schema: keys with a write pending, rows held, and the fill level against the cap.</summary>
+    public void ObserveSchemas(Func<IEnumerable<(string SchemaId, int Pending, int Rows, int Cap)>> schemas)
+    {
+        _meter.CreateObservableGauge("sync.rows.pending", () => schemas().Select(s => new Measurement<int>(s.Pending, new KeyValuePair<string, object?>("schema_id", s.SchemaId))),
+            "{row}", "Keys with a write pending, per schema");
+        _meter.CreateObservableGauge("sync.rows.held", () => schemas().Select(s => new Measurement<int>(s.Rows, new KeyValuePair<string, object?>("schema_id", s.SchemaId))),
+            "{row}", "Rows the schema holds once pending writes land");
+        _meter.CreateObservableGauge("sync.rows.fill", () => schemas().Select(s => new Measurement<double>((double)s.Rows / s.Cap, new KeyValuePair<string, object?>("schema_id", s.SchemaId))),
+            "1", "Rows against the schema's cap (1 = full)");
     }
 
     public Counter<long> EventsConsumed { get; }
