@@ -11,8 +11,9 @@ public static class ServiceApp
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
-        var port = builder.Configuration.GetValue<int?>($"{HealthExtensions.SectionName}:Port") ?? 8080;
-        builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
+        // Read when Kestrel starts, so that configuration added by the caller counts.
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+            kestrel.ListenAnyIP(context.Configuration.GetValue<int?>($"{HealthExtensions.SectionName}:Port") ?? 8080));
         builder.AddTelemetry();
         builder.AddFlashduty();
         builder.AddMessaging();

@@ -34,14 +34,43 @@ public sealed class AccountRateLimiter : IAsyncDisposable
     internal SlidingWindowRateLimiter PerMinute { get; }
     internal RateLimiter Limiter { get; }
 
+    private readonly System.Collections.Concurrent.ConcurrentQueue<DateTimeOffset> _spent = new();
+    private volatile Task _gate = Task.CompletedTask;
+
     /// <summary>Waits for a permit. Throws only when cancelled.</summary>
     public async ValueTask AcquireAsync(CancellationToken cancellationToken)
     {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         using var lease = await Limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
         if (!lease.IsAcquired)
         {
             // Queue limits are unbounded, so this only happens when the limiter is being disposed.
             throw new OperationCanceledException("the rate limiter is shutting down");
+        }
+
+        _spent.Enqueue(DateTimeOffset.UtcNow);
+        while (_spent.TryPeek(out var oldest) && oldest < DateTimeOffset.UtcNow - TimeSpan.FromMinutes(2)) _spent.TryDequeue(out _);
+    }
+
+    /// <summary>When this process spent its recent permits, newest last (the last two minutes).</summary>
+    public IReadOnlyList<DateTimeOffset> Spent => _spent.ToArray();
+
+    /// <summary>Holds every request until <paramref name="gate"/> completes (while the budget of a predecessor is read).</summary>
+    public void HoldUntil(Task gate) => _gate = gate;
+
+    /// <summary>
+    /// Counts permits another process spent as spent here too (they come back a full window from now, which is
+    /// later than they would for that process: safe, not exact).
+    /// </summary>
+    public void Reserve(int lastSecond, int lastMinute)
+    {
+        Spend(PerMinute, lastMinute);
+        Spend(PerSecond, lastSecond);
+
+        static void Spend(SlidingWindowRateLimiter window, int permits)
+        {
+            var available = (int)window.GetStatistics()!.CurrentAvailablePermits;
+            if (Math.Min(permits, available) > 0) window.AttemptAcquire(Math.Min(permits, available)).Dispose();
         }
     }
 

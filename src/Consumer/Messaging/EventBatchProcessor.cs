@@ -128,7 +128,8 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
             return;
         }
 
-        if (done.Count < outcomes.Count) await rerouter.ReleaseAsync(message, exchange, ct);
+        // Unsettled after the hold limit, or released by a stopping replica: back to the queue.
+        if (done.Count < outcomes.Count || done.Any(o => o.Result.Kind == OutcomeKind.Released)) await rerouter.ReleaseAsync(message, exchange, ct);
     }
 
     private async Task SetAsideAsync(ReceiveContext message, string exchange, string code, string reason, IReadOnlyDictionary<string, object?>? extra,

@@ -55,8 +55,9 @@ public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<S
     public Task ParkAsync(ReceiveContext message, string eventType, DateTimeOffset firstParked, CancellationToken ct) =>
         PublishAsync(message, eventType, rabbit.Value.WaitQueue, new Dictionary<string, object?> { [FirstParkedHeader] = firstParked.ToString("O") }, ct);
 
+    /// <summary>Back to the tail of the service's own queue, for whichever replica consumes next.</summary>
     public Task ReleaseAsync(ReceiveContext message, string eventType, CancellationToken ct) =>
-        PublishAsync(message, eventType, rabbit.Value.WaitQueue, new Dictionary<string, object?>(), ct);
+        PublishAsync(message, eventType, rabbit.Value.QueueName, new Dictionary<string, object?>(), ct);
 
     private async Task PublishAsync(ReceiveContext message, string eventType, string queue, Dictionary<string, object?> add, CancellationToken ct)
     {

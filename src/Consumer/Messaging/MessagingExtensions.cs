@@ -18,7 +18,10 @@ public static class MessagingExtensions
             .Bind(builder.Configuration.GetSection(RabbitMqOptions.SectionName))
             .ValidateDataAnnotations();
         builder.Services.AddSingleton<MessageRerouter>();
-        builder.Services.AddSingleton(sp => new InflowTracker(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.BatchConcurrency));
+        builder.Services.AddSingleton<BudgetLedger>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetLedger>());
+        builder.Services.AddSingleton(sp => new InflowTracker(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.BatchConcurrency,
+            sp.GetRequiredService<BudgetLedger>().Activate));
         builder.Services.AddSingleton<EventBatchProcessor>();
         builder.Services.AddHostedService<QueueTopology>();
 
@@ -45,6 +48,8 @@ public static class MessagingExtensions
                 });
             });
         });
+        // Registered after the bus, so it stops before it: see ShutdownCoordinator.
+        builder.Services.AddHostedService<ShutdownCoordinator>();
         return builder;
     }
 
@@ -56,6 +61,17 @@ public static class MessagingExtensions
         cfg.Message<OwnerChanged>(m => m.SetEntityName(InventoryExchanges.OwnerChanged));
         cfg.Message<HostDecommissioned>(m => m.SetEntityName(InventoryExchanges.HostDecommissioned));
     }
+}
+
+/// <summary>
+/// Hosted services stop in reverse order, so this runs before the bus stops: the engine finishes its writes in
+/// flight and gives unsettled events back, which the bus then returns to RabbitMQ (not to the error queue).
+/// </summary>
+internal sealed class ShutdownCoordinator(MappingEngine engine) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => engine.QuiesceAsync(cancellationToken);
 }
 
 /// <summary>Declares the error and wait queues before the bus starts consuming.</summary>

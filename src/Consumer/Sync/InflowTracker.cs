@@ -9,8 +9,9 @@ namespace FlashdutySync.Sync;
 /// can come in until a write lands). Until then, rows keep coalescing: a key changed ten times in a burst costs
 /// one doc, not ten.
 /// </summary>
-public sealed class InflowTracker(int batchSlotsPerType) : IReceiveObserver
+public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery = null) : IReceiveObserver
 {
+    private int _delivered;
     private readonly ConcurrentDictionary<ReceiveContext, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<string, int> _activeBatches = new();
     private readonly object _sync = new();
@@ -67,6 +68,7 @@ public sealed class InflowTracker(int batchSlotsPerType) : IReceiveObserver
 
     public Task PreReceive(ReceiveContext context)
     {
+        if (Interlocked.Exchange(ref _delivered, 1) == 0) onFirstDelivery?.Invoke();
         _unapplied.TryAdd(context, 0);
         Update();
         return Task.CompletedTask;

@@ -4,6 +4,7 @@ namespace FlashdutySync.Sync;
 public sealed record KeyOutcome(OutcomeKind Kind, string? Reason = null, string? RequestId = null, string? ErrorCode = null)
 {
     public static readonly KeyOutcome Applied = new(OutcomeKind.Applied);
+    public static readonly KeyOutcome Released = new(OutcomeKind.Released);
 }
 
 public enum OutcomeKind
@@ -16,4 +17,7 @@ public enum OutcomeKind
 
     /// <summary>Flashduty refused the row, or it can never be valid: the event is set aside.</summary>
     Rejected,
+
+    /// <summary>Not settled, and this replica is stopping: the event goes back to the queue for the next one.</summary>
+    Released,
 }

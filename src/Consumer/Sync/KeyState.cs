@@ -59,4 +59,7 @@ internal sealed class Waiter(ActivityContext batch, DateTimeOffset occurredAt, H
     public Task<KeyOutcome> Task => _done.Task;
 
     public bool Complete(KeyOutcome outcome) => _done.TrySetResult(outcome);
+
+    /// <summary>The service is stopping before the row was settled: the event goes back to the queue.</summary>
+    public void Release() => _done.TrySetResult(KeyOutcome.Released);
 }

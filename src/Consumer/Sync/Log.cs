@@ -1,7 +1,7 @@
 
 namespace FlashdutySync.Sync;
 
-internal static partial class Log
+public static partial class Log
 {
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Schema {SchemaId} loaded: {Rows} rows, source labels {SourceLabels}, result labels {ResultLabels}")]
     public static partial void SchemaLoaded(ILogger logger, string schemaId, int rows, string sourceLabels, string resultLabels);
@@ -20,6 +20,12 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "Schema {SchemaId} is nearly full: {Rows} of its {Cap} rows")]
     public static partial void NearlyFull(ILogger logger, string schemaId, int rows, int cap);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Information, Message = "Became the active consumer: counting {LastSecond} requests of the last second and {LastMinute} of the last minute as spent by the previous replica")]
+    public static partial void TookOver(ILogger logger, int lastSecond, int lastMinute);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "The rate-budget record in RabbitMQ could not be used: {Problem}")]
+    public static partial void LedgerUnreadable(ILogger logger, string problem);
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Event set aside to the error queue: {Reason}")]
     public static partial void SetAside(ILogger logger, string reason);

@@ -69,6 +69,9 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         return outcomes;
     }
 
+    /// <summary>Finishes the writes in flight, starts no other, and gives unsettled events back (see <see cref="SchemaSync.QuiesceAsync"/>).</summary>
+    public Task QuiesceAsync(CancellationToken cancellationToken) => Task.WhenAll(_schemas.Select(s => s.QuiesceAsync(cancellationToken)));
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();

@@ -18,7 +18,16 @@ internal sealed partial class SchemaSync
             while (!ct.IsCancellationRequested && TakeBatch() is { Count: > 0 } batch)
             {
                 var upsert = batch[0].InFlight!.Target is not null;
-                var fine = upsert ? await UpsertAsync(batch, ct).ConfigureAwait(false) : await DeleteAsync(batch, ct).ConfigureAwait(false);
+                bool fine;
+                try
+                {
+                    fine = upsert ? await UpsertAsync(batch, ct).ConfigureAwait(false) : await DeleteAsync(batch, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _round?.TrySetResult();
+                }
+
                 if (!fine)
                 {
                     // Flashduty is down or refuses the key: the rows are queued again; the next attempt is the probe.
@@ -50,6 +59,7 @@ internal sealed partial class SchemaSync
     {
         lock (_sync)
         {
+            if (_stopping) return [];
             var upserts = _dirty.Values.Where(k => k.Pending!.Target is not null).Take(MaxDocs).ToList();
             var batch = upserts.Count > 0 ? upserts : _dirty.Values.Take(MaxKeys).ToList();
             foreach (var state in batch)
@@ -59,6 +69,8 @@ internal sealed partial class SchemaSync
                 _dirty.Remove(state.Key);
             }
 
+            // Set under the lock that QuiesceAsync takes: a stopping replica waits for exactly this write.
+            if (batch.Count > 0) _round = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             return batch;
         }
     }

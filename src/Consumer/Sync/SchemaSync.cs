@@ -22,6 +22,8 @@ internal sealed partial class SchemaSync
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private int _projectedRows;
+    private bool _stopping;
+    private TaskCompletionSource? _round;
     private long _oldestPending;
     private bool _warnedFull;
 
@@ -75,6 +77,7 @@ internal sealed partial class SchemaSync
         if (Schema.KeyOf(e.Labels) is not { } key) return null;
         lock (_sync)
         {
+            if (_stopping) return Task.FromResult(KeyOutcome.Released);
             if (!_keys.TryGetValue(key, out var state)) _keys[key] = state = new KeyState(key);
             var before = state.Labels.ToDictionary();
             var deletedBefore = state.DeletedAt;
@@ -195,6 +198,32 @@ internal sealed partial class SchemaSync
         _dirty[state.Key] = state;
         _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
         _signal.Writer.TryWrite(true);
+    }
+
+    /// <summary>
+    /// Before the bus hands this replica's events back to RabbitMQ (and another replica takes over): let the write
+    /// in flight finish, start no other, and give every unsettled event back unacknowledged. Two replicas never
+    /// write one schema at once.
+    /// </summary>
+    public async Task QuiesceAsync(CancellationToken ct)
+    {
+        Task writing;
+        lock (_sync)
+        {
+            _stopping = true;
+            writing = _round?.Task ?? Task.CompletedTask;
+        }
+
+        await writing.WaitAsync(ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        lock (_sync)
+        {
+            foreach (var state in _keys.Values)
+            {
+                foreach (var waiter in state.Holders) waiter.Release();
+                foreach (var waiter in state.Pending?.Waiters ?? []) waiter.Release();
+                foreach (var waiter in state.InFlight?.Waiters ?? []) waiter.Release();
+            }
+        }
     }
 
     private string Display(string key) => key.Replace('\u001f', ',');

@@ -45,7 +45,7 @@ public sealed class CoalescingTests(RabbitMqFixture broker)
 
         await h.StartServiceAsync();
         await Eventually.UntilAsync(() => hosts.Matches(h.Rows(SyncHarness.HostSchema)), TimeSpan.FromSeconds(90),
-            "host rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
+            () => "host rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
         await Eventually.UntilAsync(() => services.Matches(h.Rows(SyncHarness.ServiceSchema)), TimeSpan.FromSeconds(10), "service rows");
         await h.DrainedAsync(TimeSpan.FromSeconds(30));
         await h.AssertNothingLeftAsync();
@@ -95,7 +95,7 @@ public sealed class CoalescingTests(RabbitMqFixture broker)
         await h.StartServiceAsync();
 
         await Eventually.UntilAsync(() => hosts.Matches(h.Rows(SyncHarness.HostSchema)) && services.Matches(h.Rows(SyncHarness.ServiceSchema)),
-            TimeSpan.FromSeconds(90), "rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
+            TimeSpan.FromSeconds(90), () => "rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
         await h.DrainedAsync(TimeSpan.FromSeconds(30));
         await h.AssertNothingLeftAsync();
         var stats = h.Simulator.State.Stats;

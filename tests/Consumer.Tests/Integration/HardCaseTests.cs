@@ -103,7 +103,7 @@ public sealed class HardCaseTests(RabbitMqFixture broker)
     {
         await using var h = await SyncHarness.CreateAsync(broker);
         var app = await h.StartServiceAsync();
-        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First().Replace("0.0.0.0", "127.0.0.1")) };
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{new Uri(app.Urls.First()).Port}") };
         await Eventually.UntilAsync(async () => (await http.GetAsync("/health/ready")).StatusCode == System.Net.HttpStatusCode.OK,
             TimeSpan.FromSeconds(20), "readiness once started");
 

@@ -54,7 +54,7 @@ public sealed class PipelineTests(RabbitMqFixture broker)
         }
 
         await Eventually.UntilAsync(() => hosts.Matches(h.Rows(SyncHarness.HostSchema)) && services.Matches(h.Rows(SyncHarness.ServiceSchema)),
-            TimeSpan.FromSeconds(30), "rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
+            TimeSpan.FromSeconds(30), () => "rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
         await h.DrainedAsync(TimeSpan.FromSeconds(10));
         await h.AssertNothingLeftAsync();
         Assert.Empty(await h.DrainErrorQueueAsync());
