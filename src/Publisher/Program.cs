@@ -100,6 +100,21 @@ move.SetAction(async (p, ct) =>
 });
 root.Subcommands.Add(move);
 
+var baseUrl = new Option<Uri>("--base-url") { Description = "Flashduty API (default: Flashduty__BaseUrl, else the local simulator)", DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("Flashduty__BaseUrl") ?? "http://127.0.0.1:5080") };
+var appKey = new Option<string>("--app-key") { Description = "App key (default: Flashduty__AppKey)", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("Flashduty__AppKey") ?? "local-dev-key" };
+var schema = new Option<string>("--schema") { Description = "Schema id", Required = true };
+var rows = new Command("rows", "Print a schema's mapping rows, read back with data/download");
+rows.Options.Add(baseUrl);
+rows.Options.Add(appKey);
+rows.Options.Add(schema);
+rows.SetAction(async (p, ct) =>
+{
+    var (ok, text) = await RowsReader.DownloadAsync(p.GetValue(baseUrl)!, p.GetValue(appKey)!, p.GetValue(schema)!, ct);
+    (ok ? Console.Out : Console.Error).WriteLine(text);
+    return ok ? 0 : 1;
+});
+root.Subcommands.Add(rows);
+
 return await root.Parse(args).InvokeAsync();
 
 async Task<int> PublishAsync<T>(ParseResult p, string exchange, T message, CancellationToken ct) where T : class

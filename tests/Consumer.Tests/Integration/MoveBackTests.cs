@@ -35,7 +35,7 @@ public sealed class MoveBackTests(RabbitMqFixture broker)
     {
         await using var h = await SyncHarness.CreateAsync(broker);
         // Two messages as the error queue may hold them: one the service set aside (it names its event), one it never read.
-        await using var channel = await broker.Connection.CreateChannelAsync();
+        await using var channel = await broker.Connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(true, true));
         await channel.QueueDeclareAsync(h.ErrorQueue, durable: true, exclusive: false, autoDelete: false,
             arguments: new Dictionary<string, object?> { ["x-single-active-consumer"] = true });
         await channel.BasicPublishAsync("", h.ErrorQueue, false, new RabbitMQ.Client.BasicProperties
