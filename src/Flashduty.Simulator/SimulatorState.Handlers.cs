@@ -110,6 +110,7 @@ public sealed partial class SimulatorState
             }
 
             schema.UpdatedAt = now;
+            RowsStored?.Invoke(schema.SchemaId, rows);
             return keys;
         }
     }

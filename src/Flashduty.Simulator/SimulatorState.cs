@@ -32,6 +32,9 @@ public sealed partial class SimulatorState
     }
 
     public TimeProvider Time { get; }
+
+    /// <summary>Raised after rows are stored (schema id, the rows' fields): lets a benchmark time when a change landed.</summary>
+    public event Action<string, IReadOnlyList<IReadOnlyDictionary<string, string>>>? RowsStored;
     public SimStats Stats { get; }
     public IReadOnlyCollection<SimSchema> Schemas => _schemas.Values.ToList();
     public SimSchema? GetSchema(string schemaId) => _schemas.GetValueOrDefault(schemaId);

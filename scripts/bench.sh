@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The benchmark: starts RabbitMQ if none answers, builds Release, runs every scenario and baseline, writes
+# bench/results.md. --quick runs a scaled-down version (minutes instead of tens of minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-rabbitmq.sh
+export RABBITMQ_URI="${RABBITMQ_URI:-amqp://guest:guest@localhost:5672/}" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build src/Benchmark -c Release -nologo -v quiet
+dotnet src/Benchmark/bin/Release/net10.0/Benchmark.dll "$@"

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Benchmark;
+using Flashduty.Simulator;
+using InventoryPublisher;
+using RabbitMQ.Client;
+
+// Benchmark: the pipeline against the designs a team would otherwise write, on the same events, in one run.
+// Usage: dotnet run -c Release --project src/Benchmark -- [--quick] [--out bench/results.md]
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+var quick = args.Contains("--quick");
+var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? "bench/results.md";
+var burstEvents = quick ? 20_000 : 200_000;
+var hosts = quick ? 2_000 : 5_000;
+var backlogEvents = quick ? 100_000 : 1_000_000;
+var lightSeconds = quick ? 10 : 30;
+var timeBox = TimeSpan.FromSeconds(quick ? 10 : 20);
+var broker = new Uri(Environment.GetEnvironmentVariable("RABBITMQ_URI") ?? "amqp://guest:guest@localhost:5672/");
+const string Key = "bench-key";
+const string HostSchema = "665f1a2b3c4d5e6f7a8b9c01";
+const string ServiceSchema = "665f1a2b3c4d5e6f7a8b9c02";
+string[] schemas = [HostSchema, ServiceSchema];
+var serviceDll = Path.Combine(AppContext.BaseDirectory, "Consumer.dll");
+
+await using var sim = await SimulatorHost.StartAsync(o =>
+{
+    o.AppKeys = [Key];
+    o.Faults = new FaultOptions { LatencyMs = 30 };
+    o.RecentRequests = 10;
+});
+sim.State.AddSchema(HostSchema, "host_owner", ["host"], ["owner", "team", "service"]);
+sim.State.AddSchema(ServiceSchema, "service_owner", ["service"], ["owner", "team"]);
+await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
+var report = new StringBuilder($"# Benchmark results\n\n{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, RabbitMQ on the same machine, simulator with the documented limits (50/s, 1,000/min) and 30 ms latency.{(quick ? " Quick run (scaled down)." : "")}\n\n");
+var failures = new List<string>();
+
+async Task<string> FreshQueueAsync(string design)
+{
+    var queue = $"bench-{design}-{Guid.NewGuid():N}"[..32];
+    await using var channel = await connection.CreateChannelAsync();
+    await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-single-active-consumer"] = true });
+    foreach (var (exchange, _) in Inventory.Contracts.InventoryExchanges.All)
+    {
+        await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true);
+        await channel.QueueBindAsync(queue, exchange, "");
+    }
+
+    return queue;
+}
+
+async Task DropQueuesAsync(string queue)
+{
+    await using var channel = await connection.CreateChannelAsync();
+    foreach (var q in new[] { queue, queue + "_error", queue + "_wait", queue + "_budget" })
+    {
+        try
+        {
+            await channel.QueueDeleteAsync(q);
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+        }
+    }
+}
+
+async Task<double> PublishAsync(EventSet set, int? perSecond = null, Action<int>? published = null)
+{
+    await using var publisher = await RawPublisher.ConnectAsync(broker);
+    var watch = Stopwatch.StartNew();
+    var pending = new List<Task>();
+    for (var i = 0; i < set.Events.Count; i++)
+    {
+        if (perSecond is { } rate)
+        {
+            var due = TimeSpan.FromSeconds((double)i / rate);
+            if (due > watch.Elapsed) await Task.Delay(due - watch.Elapsed);
+            published?.Invoke(i);
+        }
+
+        pending.Add(publisher.PublishAsync(set.Events[i].Exchange, set.Events[i].Body).AsTask());
+        if (pending.Count >= 2000)
+        {
+            await Task.WhenAll(pending);
+            pending.Clear();
+        }
+    }
+
+    await Task.WhenAll(pending);
+    return set.Events.Count / watch.Elapsed.TotalSeconds;
+}
+
+bool RowsMatch(EventSet set)
+{
+    var hostsExpected = EventSet.Complete(set.Hosts, "host", "owner", "team", "service");
+    var servicesExpected = EventSet.Complete(set.Services, "service", "owner", "team");
+    return Same(hostsExpected, HostSchema) && Same(servicesExpected, ServiceSchema);
+
+    bool Same(Dictionary<string, Dictionary<string, string>> expected, string schema)
+    {
+        var actual = sim.State.GetSchema(schema)!.Snapshot().ToDictionary(r => r.Key, r => r.Fields);
+        return expected.Count == actual.Count && expected.All(e => actual.TryGetValue(e.Key, out var a) && e.Value.All(kv => a[kv.Key] == kv.Value));
+    }
+}
+
+Dictionary<string, string> ServiceEnvironment(string queue) => new()
+{
+    ["RabbitMq__Uri"] = broker.ToString(), ["RabbitMq__QueueName"] = queue, ["Flashduty__BaseUrl"] = sim.BaseUrl.ToString(),
+    ["Flashduty__AppKey"] = Key, ["Flashduty__SchemaIds__0"] = HostSchema, ["Flashduty__SchemaIds__1"] = ServiceSchema,
+};
+
+async Task<(double Seconds, long Requests, long Throttled, double PeakRss)> RunPipelineAsync(EventSet set, string queue, bool publishFirst)
+{
+    sim.State.Reset(rows: true);
+    if (publishFirst) await PublishAsync(set);
+    var watch = Stopwatch.StartNew();
+    await using var service = await ServiceProcess.StartAsync(serviceDll, ServiceEnvironment(queue), 18080);
+    if (!publishFirst) await PublishAsync(set);
+    var deadline = DateTime.UtcNow.AddMinutes(quick ? 5 : 30);
+    while (!RowsMatch(set))
+    {
+        if (DateTime.UtcNow > deadline)
+        {
+            failures.Add($"pipeline rows do not match the model after {watch.Elapsed.TotalSeconds:0} s");
+            break;
+        }
+
+        service.Sample();
+        await Task.Delay(200);
+    }
+
+    var seconds = watch.Elapsed.TotalSeconds;
+    var stats = sim.State.Stats;
+    return (seconds, stats.Requests("data/upsert") + stats.Requests("data/delete"), stats.Total429, service.PeakRssMb);
+}
+
+// ---- Scenario 1: burst ----
+Console.WriteLine($"burst: {burstEvents} events over {hosts} hosts");
+var burst = EventSet.Burst(burstEvents, hosts, seed: 1);
+var lowerBound = (long)(Math.Ceiling(burst.DistinctKeys("host") / 1000.0) + Math.Ceiling(burst.DistinctKeys("service") / 1000.0));
+var rows = new List<string>();
+
+var q = await FreshQueueAsync("raw");
+await PublishAsync(burst);
+var rawRate = await Baselines.RawConsumeRateAsync(connection, q, burst.Events.Count);
+await DropQueuesAsync(q);
+rows.Add($"| raw RabbitMQ.Client consume (broker ceiling) | {burst.Events.Count} | – | – | – | – | {rawRate:0} | – | – |");
+Console.WriteLine($"  raw consume {rawRate:0}/s");
+
+q = await FreshQueueAsync("mt");
+await PublishAsync(burst);
+var mtRate = await Baselines.MassTransitConsumeRateAsync(broker, q, burst.Events.Count);
+await DropQueuesAsync(q);
+rows.Add($"| MassTransit IConsumer, no work (MassTransit ceiling) | {burst.Events.Count} | – | – | – | – | {mtRate:0} | – | – |");
+Console.WriteLine($"  MassTransit consume {mtRate:0}/s");
+
+foreach (var (name, run) in new (string, Func<string, Task<(int Events, double Seconds)>>)[]
+         {
+             ("naive: one upsert per event", queue => Baselines.NaiveAsync(broker, queue, sim.BaseUrl, Key, schemas, timeBox)),
+             ("fixed window: Batch<T> 1 s, one upsert per batch", queue => Baselines.FixedWindowAsync(broker, queue, sim.BaseUrl, Key, schemas, timeBox)),
+         })
+{
+    sim.State.Reset(rows: true);
+    q = await FreshQueueAsync("base");
+    await PublishAsync(burst);
+    var (events, seconds) = await run(q);
+    await DropQueuesAsync(q);
+    var requests = sim.State.Stats.Requests("data/upsert");
+    var projected = events == 0 ? double.NaN : requests * (double)burst.Events.Count / events;
+    rows.Add($"| {name} (time-boxed {timeBox.TotalSeconds:0} s) | {events} of {burst.Events.Count} | – | {requests} (≈{projected:0} for all) | {projected / lowerBound:0.#}× | {sim.State.Stats.Total429} | {events / seconds:0} | – | – |");
+    Console.WriteLine($"  {name}: {events} events in {seconds:0.0} s, {requests} requests");
+}
+
+q = await FreshQueueAsync("pipeline");
+var (pSeconds, pRequests, p429, pRss) = await RunPipelineAsync(burst, q, publishFirst: false);
+await DropQueuesAsync(q);
+var pipelineRate = burst.Events.Count / pSeconds;
+rows.Add($"| **this service** | {burst.Events.Count} | {burst.DistinctKeys("host")} + {burst.DistinctKeys("service")} | {pRequests} | {(double)pRequests / lowerBound:0.##}× | {p429} | {pipelineRate:0} | – | {pRss:0} MB |");
+Console.WriteLine($"  pipeline: {pSeconds:0.0} s, {pRequests} requests, {p429} 429s, peak RSS {pRss:0} MB");
+report.Append(CultureInfo.InvariantCulture, $"## 1. Burst: {burst.Events.Count:N0} events over {hosts:N0} hosts and 2 schemas, published as fast as possible\n\nLower bound: ceil(distinct keys/1000) per schema = {lowerBound} requests.\n\n");
+report.Append("| design | events | distinct keys | requests | requests ÷ lower bound | 429s | events/s | latency p50/p99 | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n");
+report.AppendJoin('\n', rows).Append('\n');
+report.Append(CultureInfo.InvariantCulture, $"\nPipeline ingest against the ceilings measured in the same run: {pipelineRate / mtRate:0.00}× MassTransit's plain consumer, {pipelineRate / rawRate:0.00}× raw RabbitMQ.Client.\n\n");
+
+// ---- Scenario 2: light load ----
+Console.WriteLine($"light load: 20 events/s for {lightSeconds} s");
+var light = new EventSet();
+for (var i = 0; i < 100; i++) light.Add(Inventory.Contracts.InventoryExchanges.HostProvisioned, $"l{i:000}", "seed", "sre", "svc-l", EventSet.T0);
+q = await FreshQueueAsync("light");
+sim.State.Reset(rows: true);
+await using (var service = await ServiceProcess.StartAsync(serviceDll, ServiceEnvironment(q), 18081))
+{
+    await PublishAsync(light);
+    while (!RowsMatch(light)) await Task.Delay(100);
+    var changes = new EventSet();
+    for (var i = 0; i < 20 * lightSeconds; i++) changes.Add(Inventory.Contracts.InventoryExchanges.OwnerChanged, $"l{i % 100:000}", $"lat-{i}", null, null, EventSet.T0.AddMinutes(1).AddSeconds(i));
+    var sent = new double[changes.Events.Count];
+    var landed = new double[changes.Events.Count];
+    var clock = Stopwatch.StartNew();
+    sim.State.RowsStored += (schema, stored) =>
+    {
+        if (schema != HostSchema) return;
+        foreach (var row in stored)
+        {
+            if (row["owner"].StartsWith("lat-", StringComparison.Ordinal) && int.TryParse(row["owner"].AsSpan(4), out var n) && landed[n] == 0) landed[n] = clock.Elapsed.TotalMilliseconds;
+        }
+    };
+    await PublishAsync(changes, perSecond: 20, published: i => sent[i] = clock.Elapsed.TotalMilliseconds);
+    var until = DateTime.UtcNow.AddSeconds(30);
+    while (landed.Count(l => l == 0) > 0 && DateTime.UtcNow < until) await Task.Delay(100);
+    var latencies = sent.Zip(landed).Where(x => x.Second > 0).Select(x => x.Second - x.First).Order().ToList();
+    double P(double p) => latencies.Count == 0 ? double.NaN : latencies[(int)Math.Min(latencies.Count - 1, Math.Floor(p * latencies.Count))];
+    report.Append(CultureInfo.InvariantCulture, $"## 2. Light load: 20 events/s for {lightSeconds} s (publish → confirmed by Flashduty)\n\n| design | events | landed | p50 | p95 | p99 | requests | simulator latency |\n|---|---|---|---|---|---|---|---|\n");
+    report.Append(CultureInfo.InvariantCulture, $"| **this service** | {sent.Length} | {latencies.Count} | {P(0.5):0} ms | {P(0.95):0} ms | {P(0.99):0} ms | {sim.State.Stats.Requests("data/upsert")} | 30 ms |\n\n");
+    Console.WriteLine($"  p50 {P(0.5):0} ms, p99 {P(0.99):0} ms");
+    if (latencies.Count < sent.Length) failures.Add($"light load: {sent.Length - latencies.Count} changes never landed");
+}
+
+await DropQueuesAsync(q);
+
+// ---- Scenario 3: backlog ----
+Console.WriteLine($"backlog: {backlogEvents} events queued before the service starts");
+var backlog = EventSet.Burst(backlogEvents, hosts, seed: 2);
+q = await FreshQueueAsync("backlog");
+var (bSeconds, bRequests, b429, bRss) = await RunPipelineAsync(backlog, q, publishFirst: true);
+await DropQueuesAsync(q);
+var bLower = (long)(Math.Ceiling(backlog.DistinctKeys("host") / 1000.0) + Math.Ceiling(backlog.DistinctKeys("service") / 1000.0));
+report.Append(CultureInfo.InvariantCulture, $"## 3. Backlog: {backlogEvents:N0} events queued before the service starts\n\n| design | events | requests | requests ÷ lower bound | 429s | drain events/s | peak RSS |\n|---|---|---|---|---|---|---|\n");
+report.Append(CultureInfo.InvariantCulture, $"| **this service** | {backlogEvents} | {bRequests} | {(double)bRequests / bLower:0.##}× | {b429} | {backlogEvents / bSeconds:0} | {bRss:0} MB |\n\n");
+Console.WriteLine($"  drained in {bSeconds:0.0} s ({backlogEvents / bSeconds:0}/s), {bRequests} requests, peak RSS {bRss:0} MB");
+
+if (failures.Count > 0) report.Append("## Failures\n\n").AppendJoin('\n', failures.Select(f => "- " + f)).Append('\n');
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+await File.WriteAllTextAsync(output, report.ToString());
+Console.WriteLine(report);
+return failures.Count == 0 ? 0 : 1;

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+
+namespace Benchmark;
+
+/// <summary>The service as it runs in production: its own process, configured by environment variables.</summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private long _peakKb;
+
+    private ServiceProcess(Process process) => _process = process;
+
+    public static async Task<ServiceProcess> StartAsync(string dll, IDictionary<string, string> environment, int healthPort)
+    {
+        var info = new ProcessStartInfo("dotnet", [dll, "--contentRoot", Path.GetDirectoryName(dll)!])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var (k, v) in environment) info.Environment[k] = v;
+        info.Environment["Health__Port"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("  service: " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited) throw new InvalidOperationException($"the service exited with {process.ExitCode}");
+            try
+            {
+                if ((await http.GetAsync($"http://127.0.0.1:{healthPort}/health/ready")).IsSuccessStatusCode) return new ServiceProcess(process);
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        process.Kill(true);
+        throw new TimeoutException("the service did not get ready within 60 s");
+    }
+
+    /// <summary>Peak resident memory (VmHWM) in MB.</summary>
+    public double PeakRssMb
+    {
+        get
+        {
+            Sample();
+            return _peakKb / 1024.0;
+        }
+    }
+
+    public void Sample()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    _peakKb = Math.Max(_peakKb, long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process.HasExited) return;
+        Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(true);
+        }
+    }
+}
