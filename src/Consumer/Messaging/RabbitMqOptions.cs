@@ -22,9 +22,9 @@ public sealed class RabbitMqOptions
     [Range(1, 10_000)]
     public int BatchMessageLimit { get; set; } = 100;
 
-    /// <summary>How long a batch waits to fill: the latency it adds at light load. Default 20 ms; range 1 ms–10 s.</summary>
+    /// <summary>How long a batch waits to fill: the latency it adds at light load. Default 10 ms; range 1 ms–10 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
-    public TimeSpan BatchTimeLimit { get; set; } = TimeSpan.FromMilliseconds(20);
+    public TimeSpan BatchTimeLimit { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
     /// Batches of one event type in progress at once. Limit × concurrency is how many events the service holds

@@ -9,8 +9,12 @@ namespace FlashdutySync.Sync;
 /// can come in until a write lands). Until then, rows keep coalescing: a key changed ten times in a burst costs
 /// one doc, not ten.
 /// </summary>
-public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery = null) : IReceiveObserver
+public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery = null, TimeProvider? time = null, TimeSpan? quietPeriod = null)
+    : IReceiveObserver
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly TimeSpan _quietPeriod = quietPeriod ?? TimeSpan.FromMilliseconds(5);
+    private long _lastArrival;
     private int _delivered;
     private readonly ConcurrentDictionary<ReceiveContext, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<string, int> _activeBatches = new();
@@ -20,15 +24,24 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     /// <summary>Batches being processed (applied, or waiting for their rows) right now.</summary>
     public int ActiveBatches => _activeBatches.Values.Sum();
 
-    /// <summary>True when nothing delivered is waiting to be applied, or a type's batch slots are all taken.</summary>
-    public bool IsQuiet => _unapplied.IsEmpty || _activeBatches.Values.Any(n => n >= batchSlotsPerType);
+    /// <summary>
+    /// True when nothing delivered is waiting to be applied and nothing arrived for a short quiet period (a burst
+    /// arrives far faster than that; a lone event at light load has waited its batch's time limit already), or when
+    /// a type's batch slots are all taken.
+    /// </summary>
+    public bool IsQuiet =>
+        (_unapplied.IsEmpty && _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= _quietPeriod) ||
+        _activeBatches.Values.Any(n => n >= batchSlotsPerType);
 
-    /// <summary>Completes once <see cref="IsQuiet"/>.</summary>
-    public Task WhenQuiet()
+    /// <summary>Completes once <see cref="IsQuiet"/> (checked again after the quiet period, as arrivals stop).</summary>
+    public async Task WhenQuietAsync(CancellationToken ct)
     {
-        lock (_sync)
+        while (!IsQuiet)
         {
-            return _quiet.Task;
+            Task signal;
+            lock (_sync) signal = _quiet.Task;
+            await Task.WhenAny(signal, Task.Delay(_quietPeriod, _time, ct)).ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
         }
     }
 
@@ -69,6 +82,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     public Task PreReceive(ReceiveContext context)
     {
         if (Interlocked.Exchange(ref _delivered, 1) == 0) onFirstDelivery?.Invoke();
+        Interlocked.Exchange(ref _lastArrival, _time.GetTimestamp());
         _unapplied.TryAdd(context, 0);
         Update();
         return Task.CompletedTask;

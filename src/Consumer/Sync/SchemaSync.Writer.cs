@@ -44,13 +44,14 @@ internal sealed partial class SchemaSync
     /// </summary>
     private async Task UntilWorthWritingAsync(CancellationToken ct)
     {
-        var quiet = _inflow.WhenQuiet();
-        if (quiet.IsCompleted) return;
+        if (_inflow.IsQuiet) return;
         long oldest;
         lock (_sync) oldest = _oldestPending;
         var left = _options.MaxWriteDelay - _time.GetElapsedTime(oldest);
         if (left <= TimeSpan.Zero) return;
-        await Task.WhenAny(quiet, Task.Delay(left, _time, ct)).ConfigureAwait(false);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(left);
+        await _inflow.WhenQuietAsync(timeout.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         ct.ThrowIfCancellationRequested();
     }
 

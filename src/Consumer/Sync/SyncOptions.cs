@@ -32,10 +32,11 @@ public sealed class SyncOptions
 
     /// <summary>
     /// While events keep coming in, how long changed rows may wait to coalesce before they are written anyway.
-    /// At light load rows go at once. Default 5 s; range 0–10 min.
+    /// At light load rows go at once; in a flood they wait at most this long, and a burst shorter than this costs
+    /// about one doc per changed key. Default 30 s; range 0–10 min.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
-    public TimeSpan MaxWriteDelay { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan MaxWriteDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Warn when a schema is this full (fraction of its cap). Default 0.9.</summary>
     [Range(0.0, 1.0)]
