@@ -11,6 +11,9 @@ using RabbitMQ.Client;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
 var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? "bench/results.md";
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+var skipBaselines = args.Contains("--no-baselines");
+bool Runs(string scenario) => only is null || only == scenario;
 var burstEvents = quick ? 20_000 : 200_000;
 var hosts = quick ? 2_000 : 5_000;
 var backlogEvents = quick ? 100_000 : 1_000_000;
@@ -27,7 +30,7 @@ await using var sim = await SimulatorHost.StartAsync(o =>
 {
     o.AppKeys = [Key];
     o.Faults = new FaultOptions { LatencyMs = 30 };
-    o.RecentRequests = 10;
+    o.RecentRequests = 100_000;
 });
 sim.State.AddSchema(HostSchema, "host_owner", ["host"], ["owner", "team", "service"]);
 sim.State.AddSchema(ServiceSchema, "service_owner", ["service"], ["owner", "team"]);
@@ -132,25 +135,37 @@ async Task<(double Seconds, long Requests, long Throttled, double PeakRss)> RunP
 
     var seconds = watch.Elapsed.TotalSeconds;
     var stats = sim.State.Stats;
+    if (Environment.GetEnvironmentVariable("BENCH_TRACE") == "1")
+    {
+        var recent = stats.Recent().Where(r => r.Endpoint is "data/upsert" or "data/delete").ToList();
+        var t0 = recent.FirstOrDefault()?.Time ?? default;
+        foreach (var r in recent.Take(60)) Console.WriteLine($"    +{(r.Time - t0).TotalMilliseconds:0}ms {r.Endpoint} {r.SchemaId?[^2..]} docs={r.Count} {r.Status}");
+    }
     return (seconds, stats.Requests("data/upsert") + stats.Requests("data/delete"), stats.Total429, service.PeakRssMb);
 }
 
 // ---- Scenario 1: burst ----
+if (Runs("burst"))
+{
 Console.WriteLine($"burst: {burstEvents} events over {hosts} hosts");
 var burst = EventSet.Burst(burstEvents, hosts, seed: 1);
 var lowerBound = (long)(Math.Ceiling(burst.DistinctKeys("host") / 1000.0) + Math.Ceiling(burst.DistinctKeys("service") / 1000.0));
 var rows = new List<string>();
 
+var rawRate = double.NaN;
+var mtRate = double.NaN;
+if (!skipBaselines)
+{
 var q = await FreshQueueAsync("raw");
 await PublishAsync(burst);
-var rawRate = await Baselines.RawConsumeRateAsync(connection, q, burst.Events.Count);
+rawRate = await Baselines.RawConsumeRateAsync(connection, q, burst.Events.Count);
 await DropQueuesAsync(q);
 rows.Add($"| raw RabbitMQ.Client consume (broker ceiling) | {burst.Events.Count} | – | – | – | – | {rawRate:0} | – | – |");
 Console.WriteLine($"  raw consume {rawRate:0}/s");
 
 q = await FreshQueueAsync("mt");
 await PublishAsync(burst);
-var mtRate = await Baselines.MassTransitConsumeRateAsync(broker, q, burst.Events.Count);
+mtRate = await Baselines.MassTransitConsumeRateAsync(broker, q, burst.Events.Count);
 await DropQueuesAsync(q);
 rows.Add($"| MassTransit IConsumer, no work (MassTransit ceiling) | {burst.Events.Count} | – | – | – | – | {mtRate:0} | – | – |");
 Console.WriteLine($"  MassTransit consume {mtRate:0}/s");
@@ -171,10 +186,11 @@ foreach (var (name, run) in new (string, Func<string, Task<(int Events, double S
     rows.Add($"| {name} (time-boxed {timeBox.TotalSeconds:0} s) | {events} of {burst.Events.Count} | – | {requests} (≈{projected:0} for all) | {projected / lowerBound:0.#}× | {sim.State.Stats.Total429} | {events / seconds:0} | – | – |");
     Console.WriteLine($"  {name}: {events} events in {seconds:0.0} s, {requests} requests");
 }
+}
 
-q = await FreshQueueAsync("pipeline");
-var (pSeconds, pRequests, p429, pRss) = await RunPipelineAsync(burst, q, publishFirst: false);
-await DropQueuesAsync(q);
+var pq = await FreshQueueAsync("pipeline");
+var (pSeconds, pRequests, p429, pRss) = await RunPipelineAsync(burst, pq, publishFirst: false);
+await DropQueuesAsync(pq);
 var pipelineRate = burst.Events.Count / pSeconds;
 rows.Add($"| **this service** | {burst.Events.Count} | {burst.DistinctKeys("host")} + {burst.DistinctKeys("service")} | {pRequests} | {(double)pRequests / lowerBound:0.##}× | {p429} | {pipelineRate:0} | – | {pRss:0} MB |");
 Console.WriteLine($"  pipeline: {pSeconds:0.0} s, {pRequests} requests, {p429} 429s, peak RSS {pRss:0} MB");
@@ -182,12 +198,15 @@ report.Append(CultureInfo.InvariantCulture, $"## 1. Burst: {burst.Events.Count:N
 report.Append("| design | events | distinct keys | requests | requests ÷ lower bound | 429s | events/s | latency p50/p99 | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n");
 report.AppendJoin('\n', rows).Append('\n');
 report.Append(CultureInfo.InvariantCulture, $"\nPipeline ingest against the ceilings measured in the same run: {pipelineRate / mtRate:0.00}× MassTransit's plain consumer, {pipelineRate / rawRate:0.00}× raw RabbitMQ.Client.\n\n");
+}
 
 // ---- Scenario 2: light load ----
+if (Runs("light"))
+{
 Console.WriteLine($"light load: 20 events/s for {lightSeconds} s");
 var light = new EventSet();
 for (var i = 0; i < 100; i++) light.Add(Inventory.Contracts.InventoryExchanges.HostProvisioned, $"l{i:000}", "seed", "sre", "svc-l", EventSet.T0);
-q = await FreshQueueAsync("light");
+var q = await FreshQueueAsync("light");
 sim.State.Reset(rows: true);
 await using (var service = await ServiceProcess.StartAsync(serviceDll, ServiceEnvironment(q), 18081))
 {
@@ -218,17 +237,21 @@ await using (var service = await ServiceProcess.StartAsync(serviceDll, ServiceEn
 }
 
 await DropQueuesAsync(q);
+}
 
 // ---- Scenario 3: backlog ----
+if (Runs("backlog"))
+{
 Console.WriteLine($"backlog: {backlogEvents} events queued before the service starts");
 var backlog = EventSet.Burst(backlogEvents, hosts, seed: 2);
-q = await FreshQueueAsync("backlog");
+var q = await FreshQueueAsync("backlog");
 var (bSeconds, bRequests, b429, bRss) = await RunPipelineAsync(backlog, q, publishFirst: true);
 await DropQueuesAsync(q);
 var bLower = (long)(Math.Ceiling(backlog.DistinctKeys("host") / 1000.0) + Math.Ceiling(backlog.DistinctKeys("service") / 1000.0));
 report.Append(CultureInfo.InvariantCulture, $"## 3. Backlog: {backlogEvents:N0} events queued before the service starts\n\n| design | events | requests | requests ÷ lower bound | 429s | drain events/s | peak RSS |\n|---|---|---|---|---|---|---|\n");
 report.Append(CultureInfo.InvariantCulture, $"| **this service** | {backlogEvents} | {bRequests} | {(double)bRequests / bLower:0.##}× | {b429} | {backlogEvents / bSeconds:0} | {bRss:0} MB |\n\n");
 Console.WriteLine($"  drained in {bSeconds:0.0} s ({backlogEvents / bSeconds:0}/s), {bRequests} requests, peak RSS {bRss:0} MB");
+}
 
 if (failures.Count > 0) report.Append("## Failures\n\n").AppendJoin('\n', failures.Select(f => "- " + f)).Append('\n');
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);

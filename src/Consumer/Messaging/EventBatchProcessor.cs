@@ -59,7 +59,15 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
         await WaitAsync(settled.SelectMany(s => s.Outcomes), holdUntil, ct).ConfigureAwait(false);
 
         // An event that found its row incomplete may have raced the event completing it (another type's batch, in
-        // flight at the same time). Once this round's writes are done, try it once more before parking it.
+        // hand at the same time). Once everything in hand is applied, try it once more before parking it.
+        if (settled.Any(s => s.Outcomes.Any(o => o.Outcome.IsCompletedSuccessfully && o.Outcome.Result.Kind == OutcomeKind.Incomplete)))
+        {
+            using var quiet = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            quiet.CancelAfter(TimeSpan.FromSeconds(2));
+            await inflow.WhenQuietAsync(quiet.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            ct.ThrowIfCancellationRequested();
+        }
+
         for (var i = 0; i < settled.Count; i++)
         {
             var (message, e, invalid, outcomes) = settled[i];

@@ -38,6 +38,13 @@ public sealed class SyncOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan MaxWriteDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long no event may have arrived before the inflow counts as quiet and a schema writes. A burst arrives
+    /// far faster; a lone event has already waited its batch's time limit. Default 5 ms; range 0–1 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
+    public TimeSpan QuietPeriod { get; set; } = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Warn when a schema is this full (fraction of its cap). Default 0.9.</summary>
     [Range(0.0, 1.0)]
     public double FillWarning { get; set; } = 0.9;
