@@ -23,12 +23,12 @@ public static class ErrorQueueMover
         await using var connection = await new ConnectionFactory { Uri = broker, ClientProvidedName = "inventory-publisher move-errors" }.CreateConnectionAsync(ct);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), ct);
         var errorQueue = queue + "_error";
-        var available = (await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount;
-        var toMove = (int)Math.Min(available, (uint)(limit ?? int.MaxValue));
+        await channel.QueueDeclarePassiveAsync(errorQueue, ct);
         var moved = 0;
         var problems = new List<string>();
+        // Messages that cannot move stay unacknowledged until the end, so that the loop does not meet them again.
         var unmovable = new List<ulong>();
-        for (var i = 0; i < toMove; i++)
+        while (moved < (limit ?? int.MaxValue))
         {
             var message = await channel.BasicGetAsync(errorQueue, autoAck: false, ct);
             if (message is null) break;
@@ -54,8 +54,9 @@ public static class ErrorQueueMover
             moved++;
         }
 
+        // Counted before the unmovable ones go back: a requeue is not counted at once.
+        var left = (int)(await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount + unmovable.Count;
         foreach (var tag in unmovable) await channel.BasicNackAsync(tag, multiple: false, requeue: true, ct);
-        var left = (int)(await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount;
         return new Result(moved, left, problems);
     }
 }
