@@ -10,6 +10,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     private ServiceProcess(Process process) => _process = process;
 
+    /// <summary>Echo the service's standard error.</summary>
+    public static bool Verbose { get; set; } = true;
+
     public static async Task<ServiceProcess> StartAsync(string dll, IDictionary<string, string> environment, int healthPort)
     {
         var info = new ProcessStartInfo("dotnet", [dll, "--contentRoot", Path.GetDirectoryName(dll)!])
@@ -21,7 +24,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("  service: " + e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null && Verbose) Console.Error.WriteLine("  service: " + e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
@@ -70,6 +73,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>kill -9: no shutdown, no acknowledgement, nothing flushed.</summary>
+    public void KillHard()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
     }
 
     public async ValueTask DisposeAsync()

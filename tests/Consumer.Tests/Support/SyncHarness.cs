@@ -62,8 +62,11 @@ public sealed class SyncHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts one instance of the service against the simulator and this test's queue.</summary>
-    public async Task<WebApplication> StartServiceAsync(Action<WebApplicationBuilder>? configure = null)
+    /// <summary>The same settings as environment variables, for the service run as its own process.</summary>
+    public Dictionary<string, string> ProcessEnvironment() => AllSettings().Where(kv => kv.Value is not null)
+        .ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value!);
+
+    private Dictionary<string, string?> AllSettings()
     {
         var settings = new Dictionary<string, string?>
         {
@@ -82,6 +85,13 @@ public sealed class SyncHarness : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (k, v) in Settings) settings[k] = v;
+        return settings;
+    }
+
+    /// <summary>Starts one instance of the service against the simulator and this test's queue.</summary>
+    public async Task<WebApplication> StartServiceAsync(Action<WebApplicationBuilder>? configure = null)
+    {
+        var settings = AllSettings();
         var app = ServiceApp.Build([], builder =>
         {
             builder.Configuration.AddInMemoryCollection(settings);
