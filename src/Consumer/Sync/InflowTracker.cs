@@ -16,10 +16,12 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     private readonly TimeSpan _quietPeriod = quietPeriod ?? TimeSpan.FromMilliseconds(5);
     private long _lastArrival;
     private int _delivered;
+    private int _unappliedCount;
+    private int _blockedTypes;
     private readonly ConcurrentDictionary<ReceiveContext, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<string, int> _activeBatches = new();
     private readonly object _sync = new();
-    private TaskCompletionSource _quiet = NewQuiet(true);
+    private TaskCompletionSource _quiet = NewQuiet(false);
 
     /// <summary>Batches being processed (applied, or waiting for their rows) right now.</summary>
     public int ActiveBatches => _activeBatches.Values.Sum();
@@ -30,8 +32,8 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     /// a type's batch slots are all taken.
     /// </summary>
     public bool IsQuiet =>
-        (_unapplied.IsEmpty && _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= _quietPeriod) ||
-        _activeBatches.Values.Any(n => n >= batchSlotsPerType);
+        (Volatile.Read(ref _unappliedCount) == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= _quietPeriod) ||
+        Volatile.Read(ref _blockedTypes) > 0;
 
     /// <summary>Completes once <see cref="IsQuiet"/> (checked again after the quiet period, as arrivals stop).</summary>
     public async Task WhenQuietAsync(CancellationToken ct)
@@ -47,29 +49,35 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
 
     public void Applied(ReceiveContext message)
     {
-        if (_unapplied.TryRemove(message, out _)) Update();
+        // Lock-free on the hot path: only the last one applied signals.
+        if (_unapplied.TryRemove(message, out _) && Interlocked.Decrement(ref _unappliedCount) == 0) Update();
     }
 
     public void BatchStarted(string type)
     {
-        _activeBatches.AddOrUpdate(type, 1, (_, n) => n + 1);
-        Update();
+        if (_activeBatches.AddOrUpdate(type, 1, (_, n) => n + 1) == batchSlotsPerType)
+        {
+            Interlocked.Increment(ref _blockedTypes);
+            Update();
+        }
     }
 
     public void BatchEnded(string type)
     {
-        _activeBatches.AddOrUpdate(type, 0, (_, n) => n - 1);
-        Update();
+        if (_activeBatches.AddOrUpdate(type, 0, (_, n) => n - 1) == batchSlotsPerType - 1) Interlocked.Decrement(ref _blockedTypes);
     }
 
+    /// <summary>Wakes the waiters, who check <see cref="IsQuiet"/> themselves (arrivals may have resumed).</summary>
     private void Update()
     {
+        TaskCompletionSource woken;
         lock (_sync)
         {
-            var quiet = IsQuiet;
-            if (quiet) _quiet.TrySetResult();
-            else if (_quiet.Task.IsCompleted) _quiet = NewQuiet(false);
+            woken = _quiet;
+            _quiet = NewQuiet(false);
         }
+
+        woken.TrySetResult();
     }
 
     private static TaskCompletionSource NewQuiet(bool completed)
@@ -83,8 +91,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     {
         if (Interlocked.Exchange(ref _delivered, 1) == 0) onFirstDelivery?.Invoke();
         Interlocked.Exchange(ref _lastArrival, _time.GetTimestamp());
-        _unapplied.TryAdd(context, 0);
-        Update();
+        if (_unapplied.TryAdd(context, 0)) Interlocked.Increment(ref _unappliedCount);
         return Task.CompletedTask;
     }
 
