@@ -21,7 +21,8 @@ public static class MessagingExtensions
         builder.Services.AddSingleton<BudgetLedger>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetLedger>());
         builder.Services.AddSingleton(sp => new InflowTracker(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.BatchConcurrency,
-            sp.GetRequiredService<BudgetLedger>().Activate, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<SyncOptions>>().Value.QuietPeriod));
+            sp.GetRequiredService<BudgetLedger>().Activate, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<SyncOptions>>().Value.QuietPeriod, sp.GetRequiredService<IOptions<SyncOptions>>().Value.StreamQuietPeriod));
         builder.Services.AddSingleton<EventBatchProcessor>();
         builder.Services.AddHostedService<QueueTopology>();
 

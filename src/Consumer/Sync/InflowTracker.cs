@@ -9,11 +9,16 @@ namespace FlashdutySync.Sync;
 /// can come in until a write lands). Until then, rows keep coalescing: a key changed ten times in a burst costs
 /// one doc, not ten.
 /// </summary>
-public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery = null, TimeProvider? time = null, TimeSpan? quietPeriod = null)
-    : IReceiveObserver
+public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery = null, TimeProvider? time = null, TimeSpan? quietPeriod = null,
+    TimeSpan? streamQuietPeriod = null) : IReceiveObserver
 {
+    /// <summary>Arrivals closer than this on average make a stream, not a trickle.</summary>
+    private static readonly TimeSpan StreamGap = TimeSpan.FromMilliseconds(10);
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly TimeSpan _quietPeriod = quietPeriod ?? TimeSpan.FromMilliseconds(5);
+    private readonly TimeSpan _trickleQuiet = quietPeriod ?? TimeSpan.FromMilliseconds(5);
+    private readonly TimeSpan _streamQuiet = streamQuietPeriod ?? TimeSpan.FromMilliseconds(200);
+    private double _averageGapTicks = double.MaxValue;
     private long _lastArrival;
     private int _delivered;
     private int _unappliedCount;
@@ -32,8 +37,14 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     /// a type's batch slots are all taken.
     /// </summary>
     public bool IsQuiet =>
-        (Volatile.Read(ref _unappliedCount) == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= _quietPeriod) ||
+        (Volatile.Read(ref _unappliedCount) == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= QuietPeriod) ||
         Volatile.Read(ref _blockedTypes) > 0;
+
+    /// <summary>
+    /// How long without arrivals counts as quiet: short for a trickle (light load: write at once), longer while
+    /// events stream in (a stream has short pauses that are not its end; writing in each wastes requests).
+    /// </summary>
+    private TimeSpan QuietPeriod => Volatile.Read(ref _averageGapTicks) < StreamGap.TotalSeconds * _time.TimestampFrequency ? _streamQuiet : _trickleQuiet;
 
     /// <summary>Completes once <see cref="IsQuiet"/> (checked again after the quiet period, as arrivals stop).</summary>
     public async Task WhenQuietAsync(CancellationToken ct)
@@ -42,7 +53,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
         {
             Task signal;
             lock (_sync) signal = _quiet.Task;
-            await Task.WhenAny(signal, Task.Delay(_quietPeriod, _time, ct)).ConfigureAwait(false);
+            await Task.WhenAny(signal, Task.Delay(_trickleQuiet, _time, ct)).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
         }
     }
@@ -90,7 +101,12 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     public Task PreReceive(ReceiveContext context)
     {
         if (Interlocked.Exchange(ref _delivered, 1) == 0) onFirstDelivery?.Invoke();
-        Interlocked.Exchange(ref _lastArrival, _time.GetTimestamp());
+        var now = _time.GetTimestamp();
+        var previous = Interlocked.Exchange(ref _lastArrival, now);
+        // An average of the gaps between arrivals, weighted to the recent ones; races only blur it.
+        var gap = previous == 0 ? double.MaxValue / 2 : now - previous;
+        var average = Volatile.Read(ref _averageGapTicks);
+        Volatile.Write(ref _averageGapTicks, average >= double.MaxValue / 2 ? gap : (average * 0.9) + (gap * 0.1));
         if (_unapplied.TryAdd(context, 0)) Interlocked.Increment(ref _unappliedCount);
         return Task.CompletedTask;
     }

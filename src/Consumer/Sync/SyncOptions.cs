@@ -45,6 +45,13 @@ public sealed class SyncOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
     public TimeSpan QuietPeriod { get; set; } = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>
+    /// The quiet period while events stream in (on average more than one every 10 ms): a stream's short pauses are
+    /// not its end. Default 200 ms; range 0–10 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan StreamQuietPeriod { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Warn when a schema is this full (fraction of its cap). Default 0.9.</summary>
     [Range(0.0, 1.0)]
     public double FillWarning { get; set; } = 0.9;
