@@ -13,7 +13,7 @@ public sealed class FlashdutyOptions
     public Uri BaseUrl { get; set; } = new("https://api.flashcat.cloud");
 
     /// <summary>The account's app key. Required; a secret: it is never logged.</summary>
-    [Required(ErrorMessage = "Flashduty:AppKey (environment Flashduty__AppKey) is required")]
+    // Checked (blank included) by FlashdutyOptionsValidator, which names the key once.
     public string AppKey { get; set; } = "";
 
     /// <summary>The mapping schemas to keep in step: at least one 24-hex schema id.</summary>

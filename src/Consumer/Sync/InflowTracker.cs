@@ -26,7 +26,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     private readonly ConcurrentDictionary<ReceiveContext, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<string, int> _activeBatches = new();
     private readonly object _sync = new();
-    private TaskCompletionSource _quiet = NewQuiet(false);
+    private TaskCompletionSource _quiet = NewQuiet();
 
     /// <summary>Batches being processed (applied, or waiting for their rows) right now.</summary>
     public int ActiveBatches => _activeBatches.Values.Sum();
@@ -85,18 +85,13 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
         lock (_sync)
         {
             woken = _quiet;
-            _quiet = NewQuiet(false);
+            _quiet = NewQuiet();
         }
 
         woken.TrySetResult();
     }
 
-    private static TaskCompletionSource NewQuiet(bool completed)
-    {
-        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (completed) tcs.SetResult();
-        return tcs;
-    }
+    private static TaskCompletionSource NewQuiet() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Task PreReceive(ReceiveContext context)
     {
