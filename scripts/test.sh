@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 if [ -z "${RABBITMQ_URI:-}" ]; then
   bash scripts/ensure-rabbitmq.sh || exit 1
-  export RABBITMQ_URI="amqp://guest:guest@localhost:5672/"
+  # An empty virtual host of their own: no queue elsewhere takes copies of the tests' events, and queues left by a
+  # crashed run are gone.
+  RABBITMQ_URI=$(bash scripts/fresh-vhost.sh flashduty-tests) || exit 1
+  export RABBITMQ_URI
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

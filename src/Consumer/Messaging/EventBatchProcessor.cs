@@ -11,13 +11,14 @@ namespace FlashdutySync.Messaging;
 /// misses labels, set aside with a reason when it can never apply, released back when Flashduty stays down longer
 /// than a batch may hold it. The batch returns (and MassTransit acknowledges it) only once every event is settled.
 /// </summary>
-public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter rerouter, InflowTracker inflow, IOptions<SyncOptions> options, SyncMetrics metrics,
-    ILogger<EventBatchProcessor> logger, TimeProvider time)
+public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter rerouter, InflowTracker inflow, AckOrder order, IOptions<SyncOptions> options,
+    SyncMetrics metrics, ILogger<EventBatchProcessor> logger, TimeProvider time)
 {
     public async Task ProcessAsync<T>(IReadOnlyList<ConsumeContext<T>> messages, string exchange, Func<T, InventoryEvent> translate, CancellationToken ct)
         where T : class
     {
         inflow.BatchStarted(exchange);
+        var ticket = order.Enter(messages.Select(m => m.ReceiveContext));
         try
         {
             await ProcessBatchAsync(messages, exchange, translate, ct).ConfigureAwait(false);
@@ -25,6 +26,9 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
         finally
         {
             foreach (var message in messages) inflow.Applied(message.ReceiveContext);
+            // Still holding its slot: a batch waiting for its turn to be acknowledged is not free for new events.
+            // See AckOrder for why the turn matters.
+            await order.LeaveAsync(ticket, ct).ConfigureAwait(false);
             inflow.BatchEnded(exchange);
         }
     }

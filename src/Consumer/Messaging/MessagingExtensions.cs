@@ -23,6 +23,7 @@ public static class MessagingExtensions
         builder.Services.AddSingleton(sp => new InflowTracker(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.BatchConcurrency,
             sp.GetRequiredService<BudgetLedger>().Activate, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<SyncOptions>>().Value.QuietPeriod, sp.GetRequiredService<IOptions<SyncOptions>>().Value.StreamQuietPeriod));
+        builder.Services.AddSingleton<AckOrder>();
         builder.Services.AddSingleton<EventBatchProcessor>();
         builder.Services.AddHostedService<QueueTopology>();
 
@@ -36,6 +37,7 @@ public static class MessagingExtensions
                 var o = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
                 cfg.Host(o.Uri);
                 cfg.ConnectReceiveObserver(context.GetRequiredService<InflowTracker>());
+                cfg.ConnectReceiveObserver(context.GetRequiredService<AckOrder>());
                 MapContractExchanges(cfg);
                 cfg.ReceiveEndpoint(o.QueueName, e =>
                 {

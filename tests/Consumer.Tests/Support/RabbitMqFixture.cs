@@ -40,7 +40,8 @@ public sealed class RabbitMqFixture : IAsyncLifetime
     public async Task<long> UnacknowledgedAsync(string queue)
     {
         string output;
-        string[] command = ["rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name", "messages_unacknowledged"];
+        var vhost = Uri.UnescapeDataString(Uri.AbsolutePath.TrimStart('/'));
+        string[] command = ["rabbitmqctl", "list_queues", "-p", vhost.Length == 0 ? "/" : vhost, "-q", "--no-table-headers", "name", "messages_unacknowledged"];
         if (_container is not null)
         {
             output = (await _container.ExecAsync(command)).Stdout;
