@@ -20,6 +20,7 @@ var backlogEvents = quick ? 100_000 : 1_000_000;
 var lightSeconds = quick ? 10 : 30;
 var timeBox = TimeSpan.FromSeconds(quick ? 10 : 20);
 var broker = new Uri(Environment.GetEnvironmentVariable("RABBITMQ_URI") ?? "amqp://guest:guest@localhost:5672/");
+if (args.FirstOrDefault() == "fault-suite") return await FaultSuite.RunAsync(args, broker);
 const string Key = "bench-key";
 const string HostSchema = "665f1a2b3c4d5e6f7a8b9c01";
 const string ServiceSchema = "665f1a2b3c4d5e6f7a8b9c02";
@@ -56,7 +57,7 @@ async Task<string> FreshQueueAsync(string design)
 async Task DropQueuesAsync(string queue)
 {
     await using var channel = await connection.CreateChannelAsync();
-    foreach (var q in new[] { queue, queue + "_error", queue + "_wait", queue + "_budget" })
+    foreach (var q in new[] { queue, queue + "_error", queue + "_wait", queue + "_budget", queue + "_stamps" })
     {
         try
         {

@@ -33,6 +33,13 @@ public sealed class SimStats(int recentCapacity)
         }
     }
 
+    private long _unchanged;
+
+    /// <summary>Rows an accepted upsert wrote with exactly the values already stored (re-applied work).</summary>
+    public long UnchangedRows => Interlocked.Read(ref _unchanged);
+
+    public void Unchanged(int rows) => Interlocked.Add(ref _unchanged, rows);
+
     public void Throttled(string cause) => _throttled.AddOrUpdate(cause, 1, (_, n) => n + 1);
 
     /// <summary>Requests that reached an endpoint, whatever their answer; filter by endpoint (e.g. <c>data/upsert</c>) and status.</summary>
@@ -57,6 +64,7 @@ public sealed class SimStats(int recentCapacity)
             .Select(kv => new { endpoint = kv.Key.Endpoint, schema_id = kv.Key.Schema, status = kv.Key.Status, count = kv.Value }),
         throttled = _throttled.ToDictionary(kv => kv.Key, kv => kv.Value),
         items_accepted = _docs.ToDictionary(kv => kv.Key, kv => kv.Value),
+        unchanged_rows = UnchangedRows,
     };
 
     public void Reset()
@@ -64,6 +72,7 @@ public sealed class SimStats(int recentCapacity)
         _requests.Clear();
         _throttled.Clear();
         _docs.Clear();
+        Interlocked.Exchange(ref _unchanged, 0);
         lock (_recent) { _recent.Clear(); }
     }
 }

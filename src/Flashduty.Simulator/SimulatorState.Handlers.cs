@@ -101,19 +101,25 @@ public sealed partial class SimulatorState
             var added = keys.Distinct().Count(k => !schema.Rows.ContainsKey(k));
             if (schema.Rows.Count + added > schema.RowCap)
                 throw ApiError.Invalid($"schema {schema.SchemaId} holds {schema.Rows.Count} rows; {added} new rows would pass its cap of {schema.RowCap}");
+            var unchanged = 0;
             for (var i = 0; i < rows.Count; i++)
             {
                 var seq = schema.NextSeq();
+                if (schema.Rows.TryGetValue(keys[i], out var before) && SameFields(before.Fields, rows[i])) unchanged++;
                 schema.Rows[keys[i]] = schema.Rows.TryGetValue(keys[i], out var old)
                     ? old with { Fields = rows[i], UpdatedAt = now, Seq = seq }
                     : new SimRow(keys[i], rows[i], now, now, seq);
             }
 
             schema.UpdatedAt = now;
+            Stats.Unchanged(unchanged);
             RowsStored?.Invoke(schema.SchemaId, rows);
             return keys;
         }
     }
+
+    private static bool SameFields(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
+        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && v == kv.Value);
 
     private ApiResult Delete(JsonElement body)
     {

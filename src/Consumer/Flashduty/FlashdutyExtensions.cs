@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using FlashdutySync.Sync;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
@@ -59,6 +60,7 @@ public static class FlashdutyExtensions
             });
         client.AddHttpMessageHandler<FlashdutyAttemptHandler>();
         services.AddSingleton<IMappingApi>(sp => sp.GetRequiredService<FlashdutyClient>());
+        services.TryAddSingleton<IStampStore>(NoStampStore.Instance);
         services.AddSingleton<MappingEngine>();
         services.AddHostedService(sp => sp.GetRequiredService<MappingEngine>());
         return builder;

@@ -18,6 +18,8 @@ public static class MessagingExtensions
             .Bind(builder.Configuration.GetSection(RabbitMqOptions.SectionName))
             .ValidateDataAnnotations();
         builder.Services.AddSingleton<MessageRerouter>();
+        builder.Services.AddSingleton<RabbitMqStampStore>();
+        builder.Services.AddSingleton<IStampStore>(sp => sp.GetRequiredService<RabbitMqStampStore>());
         builder.Services.AddSingleton<BudgetLedger>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetLedger>());
         builder.Services.AddSingleton(sp => new InflowTracker(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.BatchConcurrency,

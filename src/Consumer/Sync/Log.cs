@@ -29,4 +29,10 @@ public static partial class Log
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Event set aside to the error queue: {Reason}")]
     public static partial void SetAside(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "Schema {SchemaId}: the stamps of {Rows} written rows could not be saved to RabbitMQ ({Problem}); until their next write a stale event redelivered after a restart could overwrite them")]
+    public static partial void StampsNotSaved(ILogger logger, string schemaId, int rows, string problem);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} row stamps from {Records} records of {Queue}; compacted to {Written} records")]
+    public static partial void StampsLoaded(ILogger logger, int rows, int records, string queue, int written);
 }

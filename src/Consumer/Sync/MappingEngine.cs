@@ -9,8 +9,8 @@ namespace FlashdutySync.Sync;
 /// All configured schemas. Starts before the bus: it reads every schema's labels and rows, and refuses to start
 /// when one does not exist. Then runs one single-flight writer per schema.
 /// </summary>
-public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> flashduty, IOptions<SyncOptions> sync, InflowTracker inflow, SyncMetrics metrics,
-    ILogger<MappingEngine> logger, TimeProvider time) : IHostedService
+public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> flashduty, IOptions<SyncOptions> sync, InflowTracker inflow, IStampStore stamps,
+    SyncMetrics metrics, ILogger<MappingEngine> logger, TimeProvider time) : IHostedService
 {
     private readonly List<SchemaSync> _schemas = [];
     private readonly CancellationTokenSource _stopping = new();
@@ -28,6 +28,7 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var options = flashduty.Value;
+        var saved = await stamps.LoadAsync(cancellationToken);
         foreach (var schemaId in options.SchemaIds)
         {
             var info = await api.GetSchemaInfoAsync(schemaId, cancellationToken)
@@ -35,8 +36,8 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
             var cap = options.RowCaps.GetValueOrDefault(schemaId, options.DefaultRowCap);
             var schema = new SchemaDefinition(schemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
             var rows = await api.DownloadAsync(schemaId, cancellationToken);
-            var state = new SchemaSync(schema, api, sync.Value, inflow, metrics, logger, time);
-            state.Load(rows);
+            var state = new SchemaSync(schema, api, sync.Value, inflow, stamps, metrics, logger, time);
+            state.Load(rows, saved.GetValueOrDefault(schemaId));
             _schemas.Add(state);
             Log.SchemaLoaded(logger, schemaId, rows.Count, string.Join(",", schema.SourceLabels), string.Join(",", schema.ResultLabels));
         }

@@ -82,6 +82,7 @@ internal sealed partial class SchemaSync
         try
         {
             var (keys, requestId) = await _api.UpsertAsync(Schema.SchemaId, docs, Links(batch), ct).ConfigureAwait(false);
+            await SaveStampsAsync(batch, ct).ConfigureAwait(false);
             Succeeded(batch, keys, requestId);
             _metrics.RowsSent.Add(batch.Count, new KeyValuePair<string, object?>("operation", "upsert"));
             return true;
@@ -109,6 +110,7 @@ internal sealed partial class SchemaSync
 
             string? requestId = null;
             if (keys.Count > 0) requestId = await _api.DeleteAsync(Schema.SchemaId, keys, Links(batch), ct).ConfigureAwait(false);
+            await SaveStampsAsync(batch, ct).ConfigureAwait(false);
             Succeeded(batch, null, requestId);
             _metrics.RowsSent.Add(keys.Count, new KeyValuePair<string, object?>("operation", "delete"));
             return true;
@@ -161,6 +163,30 @@ internal sealed partial class SchemaSync
         catch (FlashdutyApiException)
         {
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Saves when the written rows' labels were set, before their events are acknowledged. A label may already be
+    /// newer than the write (an event applied since): that event is still unacknowledged, so it is re-applied after a
+    /// crash either way. If the store fails, the events are acknowledged all the same (the rows are in Flashduty);
+    /// only the protection against stale redeliveries of these rows is weaker until their next write.
+    /// </summary>
+    private async Task SaveStampsAsync(List<KeyState> batch, CancellationToken ct)
+    {
+        List<(string, RowStamps)> rows;
+        lock (_sync)
+        {
+            rows = batch.Select(k => (k.Key, new RowStamps(k.Labels.ToDictionary(l => l.Key, l => l.Value.At, StringComparer.Ordinal), k.DeletedAt))).ToList();
+        }
+
+        try
+        {
+            await _stamps.SaveAsync(Schema.SchemaId, rows, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.StampsNotSaved(_logger, Schema.SchemaId, rows.Count, ex.Message);
         }
     }
 

@@ -28,10 +28,13 @@ internal sealed partial class SchemaSync
     private bool _warnedFull;
 
     private readonly InflowTracker _inflow;
+    private readonly IStampStore _stamps;
 
-    public SchemaSync(SchemaDefinition schema, IMappingApi api, SyncOptions options, InflowTracker inflow, SyncMetrics metrics, ILogger logger, TimeProvider time)
+    public SchemaSync(SchemaDefinition schema, IMappingApi api, SyncOptions options, InflowTracker inflow, IStampStore stamps, SyncMetrics metrics, ILogger logger,
+        TimeProvider time)
     {
         _inflow = inflow;
+        _stamps = stamps;
         Schema = schema;
         _api = api;
         _options = options;
@@ -50,8 +53,11 @@ internal sealed partial class SchemaSync
 
     public int PendingKeys { get { lock (_sync) return _dirty.Count; } }
 
-    /// <summary>Takes the schema's current rows (from <c>data/download</c>) as the starting point.</summary>
-    public void Load(IEnumerable<IReadOnlyDictionary<string, string>> rows)
+    /// <summary>
+    /// Takes the schema's current rows (from <c>data/download</c>) as the starting point, each label as old as the
+    /// saved stamps say (or the oldest possible when none was saved). Rows the service deleted keep their tombstone.
+    /// </summary>
+    public void Load(IEnumerable<IReadOnlyDictionary<string, string>> rows, IReadOnlyDictionary<string, RowStamps>? stamps = null)
     {
         lock (_sync)
         {
@@ -59,8 +65,19 @@ internal sealed partial class SchemaSync
             {
                 if (Schema.KeyOf(row) is not { } key || !Schema.AllLabels.All(row.ContainsKey)) continue;
                 var state = new KeyState(key) { Confirmed = Schema.AllLabels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal) };
-                foreach (var label in Schema.AllLabels) state.Labels[label] = new Stamped(row[label], DateTimeOffset.MinValue);
+                var saved = stamps?.GetValueOrDefault(key);
+                foreach (var label in Schema.AllLabels) state.Labels[label] = new Stamped(row[label], saved?.Labels.GetValueOrDefault(label) ?? DateTimeOffset.MinValue);
+                state.DeletedAt = saved?.DeletedAt;
                 if (Schema.SourceLabels.Count == 1) state.RemoteKey = key;
+                _keys[key] = state;
+            }
+
+            // A row the service deleted: older events may still not bring it back (see SyncOptions.DeleteRetention).
+            foreach (var (key, saved) in stamps ?? new Dictionary<string, RowStamps>())
+            {
+                if (_keys.ContainsKey(key) || saved.DeletedAt is not { } deletedAt) continue;
+                var state = new KeyState(key) { DeletedAt = deletedAt };
+                foreach (var (label, at) in saved.Labels) state.Labels[label] = new Stamped(null, at);
                 _keys[key] = state;
             }
 

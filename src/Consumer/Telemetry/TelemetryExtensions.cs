@@ -8,9 +8,16 @@ namespace FlashdutySync.Telemetry;
 public static class TelemetryExtensions
 {
     /// <summary>
-    /// Adds traces (the service's, MassTransit's), metrics and logs. OTLP export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>
-    /// is set (other <c>OTEL_*</c> variables honoured); console export when <c>Telemetry:Console</c> is true.
+    /// Adds traces (the service's; MassTransit's per-message spans when <c>Telemetry:MassTransitSpans</c> is true),
+    /// metrics and logs. OTLP export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (other <c>OTEL_*</c> variables
+    /// honoured); console export when <c>Telemetry:Console</c> is true.
     /// </summary>
+    /// <remarks>
+    /// MassTransit's spans are off by default: it opens a receive and a consume span per message and keeps both open
+    /// while the message waits in its batch for the write, so a service holding 20,000 events held 40,000 open
+    /// activities (measured with dotnet-gcdump) and exported two spans per event. The service's own batch span links
+    /// every message's publish context, so a publisher's trace still reaches the batch and the upsert without them.
+    /// </remarks>
     public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -29,7 +36,8 @@ public static class TelemetryExtensions
             .ConfigureResource(r => r.AddService(serviceName))
             .WithTracing(tracing =>
             {
-                tracing.AddSource(SyncTelemetry.SourceName, "MassTransit");
+                tracing.AddSource(SyncTelemetry.SourceName);
+                if (builder.Configuration.GetValue<bool>("Telemetry:MassTransitSpans")) tracing.AddSource("MassTransit");
                 if (otlp) tracing.AddOtlpExporter();
                 if (console) tracing.AddConsoleExporter();
             })

@@ -22,7 +22,7 @@ public sealed class SchemaSyncTests : IAsyncDisposable
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         _sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", ["host"], ["owner", "team"], RowCap: 5000),
-            _api, new SyncOptions(), new InflowTracker(10), new SyncMetrics(meters), NullLogger.Instance, _time);
+            _api, new SyncOptions(), new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters), NullLogger.Instance, _time);
     }
 
     private void StartWriter() => _writer = Task.Run(() => _sync.RunAsync(_stop.Token));
@@ -160,7 +160,7 @@ public sealed class SchemaSyncTests : IAsyncDisposable
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         var small = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", ["host"], ["owner", "team"], RowCap: 2),
-            _api, new SyncOptions(), new InflowTracker(10), new SyncMetrics(meters), NullLogger.Instance, _time);
+            _api, new SyncOptions(), new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters), NullLogger.Instance, _time);
         _ = Task.Run(() => small.RunAsync(_stop.Token));
         await small.Apply(Provision("a", "x", "t", T0), default)!.WaitAsync(TimeSpan.FromSeconds(5));
         await small.Apply(Provision("b", "x", "t", T0), default)!.WaitAsync(TimeSpan.FromSeconds(5));
