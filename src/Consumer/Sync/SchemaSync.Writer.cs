@@ -34,6 +34,29 @@ internal sealed partial class SchemaSync
                     await Task.Delay(_options.ProbeInterval, _time, ct).ConfigureAwait(false);
                 }
             }
+
+            await SaveStampsOnlyAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Events that changed label times but not the row Flashduty holds: their times are saved, then they settle.</summary>
+    private async Task SaveStampsOnlyAsync(CancellationToken ct)
+    {
+        List<(KeyState State, Waiter Waiter)> taken;
+        lock (_sync)
+        {
+            if (_stampsOnly.Count == 0) return;
+            (taken, _stampsOnly) = (_stampsOnly, []);
+        }
+
+        await SaveStampsAsync(taken.Select(t => t.State).Distinct().ToList(), ct).ConfigureAwait(false);
+        lock (_sync)
+        {
+            foreach (var (state, waiter) in taken)
+            {
+                waiter.Complete(KeyOutcome.Applied);
+                state.Holders.Remove(waiter);
+            }
         }
     }
 

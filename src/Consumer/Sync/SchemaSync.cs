@@ -15,6 +15,7 @@ internal sealed partial class SchemaSync
     private readonly object _sync = new();
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, KeyState> _dirty = new(StringComparer.Ordinal);
+    private List<(KeyState State, Waiter Waiter)> _stampsOnly = [];
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly IMappingApi _api;
     private readonly SyncOptions _options;
@@ -120,7 +121,12 @@ internal sealed partial class SchemaSync
             {
                 if (state.Pending is { } pending) pending.Waiters.Add(waiter);
                 else if (state.InFlight is { } inFlight) inFlight.Waiters.Add(waiter);
-                else waiter.Complete(KeyOutcome.Applied);
+                else
+                {
+                    // Flashduty already holds the row, but the event's times are news: saved before it is acknowledged.
+                    _stampsOnly.Add((state, waiter));
+                    _signal.Writer.TryWrite(true);
+                }
             }
             else
             {
@@ -147,9 +153,11 @@ internal sealed partial class SchemaSync
         {
             if (state.DeletedAt is { } earlier && e.OccurredAt < earlier) return contributed;
             state.DeletedAt = e.OccurredAt;
-            foreach (var (label, stamped) in state.Labels.ToList())
+            // Every label, also those no event has set yet: a provision older than the decommission that is consumed
+            // after it (another event type, another batch) must not create the row, however old both are.
+            foreach (var label in Schema.AllLabels)
             {
-                if (stamped.At <= e.OccurredAt) state.Labels[label] = new Stamped(null, e.OccurredAt);
+                if (!state.Labels.TryGetValue(label, out var stamped) || stamped.At <= e.OccurredAt) state.Labels[label] = new Stamped(null, e.OccurredAt);
             }
 
             contributed.Add(Waiter.DeleteMark);

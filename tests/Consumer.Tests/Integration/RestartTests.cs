@@ -1,0 +1,90 @@
+using FlashdutySync.Messaging;
+using FlashdutySync.Sync;
+using FlashdutySync.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace FlashdutySync.Tests.Integration;
+
+/// <summary>What a restarted service remembers of the rows it wrote: when each label was set, and what it deleted.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class RestartTests(RabbitMqFixture broker)
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task AfterARestart_AStaleEventRedeliveredLate_DoesNotOverwriteTheNewerValue_NorBringBackADeletedRow()
+    {
+        await using var h = await SyncHarness.CreateAsync(broker);
+        var first = await h.StartServiceAsync();
+        await h.ProvisionAsync("web-1", "alice", "sre", "checkout", T0);
+        await h.OwnerChangedAsync("web-1", "bob", T0.AddMinutes(10));
+        await h.ProvisionAsync("web-2", "carol", "sre", "checkout", T0);
+        await h.DecommissionAsync("web-2", T0.AddMinutes(10));
+        await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema).TryGetValue("web-1", out var r) && r["owner"] == "bob" &&
+                                          !h.Rows(SyncHarness.HostSchema).ContainsKey("web-2"), TimeSpan.FromSeconds(30), () => "bob's row and web-2 deleted: " + Dump(h));
+        await h.DrainedAsync(TimeSpan.FromSeconds(10));
+        await h.StopServiceAsync(first);
+
+        // A new process: it knows the rows only from Flashduty and the saved stamps.
+        await h.StartServiceAsync();
+        var upserts = h.Simulator.State.Stats.Requests("data/upsert", schemaId: SyncHarness.HostSchema);
+        await h.OwnerChangedAsync("web-1", "stale-owner", T0.AddMinutes(5));          // older than bob
+        await h.ProvisionAsync("web-2", "zombie", "sre", "checkout", T0.AddMinutes(5)); // older than the decommission
+        await h.OwnerChangedAsync("web-1", "dave", T0.AddMinutes(20));                 // newer: applies
+        await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema)["web-1"]["owner"] == "dave", TimeSpan.FromSeconds(30), () => "dave's change");
+        await h.DrainedAsync(TimeSpan.FromSeconds(10));
+
+        var rows = h.Rows(SyncHarness.HostSchema);
+        Assert.Equal("dave", rows["web-1"]["owner"]);
+        Assert.False(rows.ContainsKey("web-2"), "a provision older than the decommission brought the row back");
+        // The stale events cost the host schema no request. (The zombie provision is still the newest word on its
+        // service's owner: the service schema, keyed by service, takes it.)
+        Assert.Equal(upserts + 1, h.Simulator.State.Stats.Requests("data/upsert", schemaId: SyncHarness.HostSchema));
+        Assert.Equal("zombie", h.Rows(SyncHarness.ServiceSchema)["checkout"]["owner"]);
+        Assert.Empty(await h.DrainErrorQueueAsync());
+    }
+
+    [Fact]
+    public async Task TheStampStore_MergesNewestFirst_AndCompactsItsRecords()
+    {
+        var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-stamps-{Guid.NewGuid():N}"[..24] });
+        await using var store = new RabbitMqStampStore(options, NullLogger<RabbitMqStampStore>.Instance);
+        try
+        {
+            Assert.Empty(await store.LoadAsync(CancellationToken.None));
+            RowStamps At(int minutes, int? deleted = null) =>
+                new(new Dictionary<string, DateTimeOffset> { ["owner"] = T0.AddMinutes(minutes).AddTicks(7) }, deleted is { } d ? T0.AddMinutes(d) : null);
+            for (var i = 0; i < 10; i++) await store.SaveAsync("s1", [("web-1", At(i)), ($"web-{i + 10}", At(1))], CancellationToken.None);
+            await store.SaveAsync("s1", [("web-1", At(3, deleted: 4))], CancellationToken.None); // older label time, newer delete
+            await store.SaveAsync("s2", [("svc", At(2))], CancellationToken.None);
+            Assert.Equal(12u, await CountAsync(store.Queue));
+
+            var loaded = await store.LoadAsync(CancellationToken.None);
+            Assert.Equal(T0.AddMinutes(9).AddTicks(7), loaded["s1"]["web-1"].Labels["owner"]); // exact to the tick
+            Assert.Equal(T0.AddMinutes(4), loaded["s1"]["web-1"].DeletedAt);
+            Assert.Equal(11, loaded["s1"].Count);
+            Assert.Single(loaded["s2"]);
+            Assert.Equal(2u, await CountAsync(store.Queue)); // one record per schema after compaction
+
+            var again = await store.LoadAsync(CancellationToken.None);
+            Assert.Equal(loaded["s1"]["web-1"].Labels["owner"], again["s1"]["web-1"].Labels["owner"]);
+            Assert.Equal(11, again["s1"].Count);
+        }
+        finally
+        {
+            await using var channel = await broker.Connection.CreateChannelAsync();
+            await channel.QueueDeleteAsync(store.Queue, ifUnused: false, ifEmpty: false);
+        }
+    }
+
+    private static string Dump(SyncHarness h) =>
+        string.Join("; ", h.Rows(SyncHarness.HostSchema).Select(r => r.Key + "=" + string.Join(",", r.Value.Values))) +
+        $" (upserts {h.Simulator.State.Stats.Requests("data/upsert")}, deletes {h.Simulator.State.Stats.Requests("data/delete")})";
+
+    private async Task<uint> CountAsync(string queue)
+    {
+        await using var channel = await broker.Connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+}
