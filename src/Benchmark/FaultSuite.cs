@@ -59,8 +59,10 @@ public static class FaultSuite
         var watch = Stopwatch.StartNew();
         var counts = new Counts();
         // Publish at a pace that keeps events arriving across the kills (a fifth of the events before the first start).
-        var publishing = PublishAllAsync(broker, set, bad, perSecond: Math.Max(500, events / 40), counts);
+        var publishing = PublishAllAsync(broker, set, bad, perSecond: Math.Max(500, events / 50), counts);
         var redelivered = 0L;
+        var resumeFailed = false;
+        var resumedAfter = TimeSpan.Zero;
         for (var k = 0; k < kills; k++)
         {
             var victim = await StartWithRetryAsync(dll, environment, 19300 + k);
@@ -72,6 +74,22 @@ public static class FaultSuite
                 await Task.Delay(TimeSpan.FromSeconds(2));
                 await RabbitMqCtlAsync("start_app");
                 await RabbitMqCtlAsync("await_startup");
+                // The same process must take up its work again on its own, before it is killed.
+                var back = Stopwatch.StartNew();
+                while (await ConsumersAsync(broker, queue) == 0)
+                {
+                    if (back.Elapsed > TimeSpan.FromSeconds(90))
+                    {
+                        Console.WriteLine("FAIL: the service did not consume again within 90 s of RabbitMQ's restart");
+                        resumeFailed = true;
+                        break;
+                    }
+
+                    await Task.Delay(250);
+                }
+
+                resumedAfter = back.Elapsed;
+                Console.WriteLine($"  +{watch.Elapsed.TotalSeconds:0}s the service consumes again, {resumedAfter.TotalSeconds:0.0} s after RabbitMQ was back");
                 await Task.Delay(TimeSpan.FromMilliseconds(random.Next(2000, 5000)));
             }
 
@@ -116,7 +134,7 @@ public static class FaultSuite
         report.AppendLine("| what | count |\n|---|---|");
         report.AppendLine(CultureInfo.InvariantCulture, $"| events published (+ deliberately bad) | {set.Events.Count:N0} (+ {bad.Count}) |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| kill -9 of the service | {kills} |");
-        report.AppendLine(CultureInfo.InvariantCulture, $"| RabbitMQ restarts | {(restartBroker ? 1 : 0)} |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| RabbitMQ restarts / the running service consumed again after | {(restartBroker ? 1 : 0)} / {(resumeFailed ? "never (90 s)" : $"{resumedAfter.TotalSeconds:0.0} s")} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| redeliveries (events unacknowledged at the kills) | {redelivered:N0} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| publishes retried (broker down) | {counts.PublishRetries} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| Flashduty requests / failed and retried (5xx, 429) | {stats.Requests():N0} / {failed:N0} |");
@@ -127,7 +145,7 @@ public static class FaultSuite
         report.AppendLine(CultureInfo.InvariantCulture, $"| events left in the queue / wait queue | {await QueueCountAsync(broker, queue)} / {waiting} |");
         Console.WriteLine(report);
 
-        ok &= RowsMatch(sim, set) && unexpected.Count == 0 && missing.Count == 0 && waiting == 0 &&
+        ok &= !resumeFailed && RowsMatch(sim, set) && unexpected.Count == 0 && missing.Count == 0 && waiting == 0 &&
               stats.ThrottledBy(SimStats.Causes.AccountRate) == 0 && stats.ThrottledBy(SimStats.Causes.SchemaLock) == 0;
         var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
         if (output is not null) await File.WriteAllTextAsync(output, report.ToString());
@@ -281,6 +299,13 @@ public static class FaultSuite
         {
             return 0;
         }
+    }
+
+    private static async Task<uint> ConsumersAsync(Uri broker, string queue)
+    {
+        await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).ConsumerCount;
     }
 
     private static async Task<List<string>> DrainAsync(Uri broker, string queue)

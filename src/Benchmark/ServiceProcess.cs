@@ -23,7 +23,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.Environment["Health__Port"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null && Verbose) Console.Error.WriteLine("  service: " + e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null && Verbose) Console.Error.WriteLine("  service: " + e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
