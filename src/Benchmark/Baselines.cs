@@ -53,6 +53,38 @@ public static class Baselines
         return rate;
     }
 
+    /// <summary>
+    /// MassTransit's Batch&lt;T&gt; consumer doing nothing, with the service's batch settings (limit × concurrency):
+    /// the ceiling of any design built on MassTransit batch consumers.
+    /// </summary>
+    public static async Task<double> MassTransitBatchConsumeRateAsync(Uri broker, string queue, int count, int limit = 100, int concurrency = 200)
+    {
+        var counter = new Counter(count);
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(broker);
+            cfg.ReceiveEndpoint(queue, e =>
+            {
+                e.ConfigureConsumeTopology = false;
+                e.SingleActiveConsumer = true;
+                e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                e.Batch<HostProvisioned>(b =>
+                {
+                    b.MessageLimit = limit;
+                    b.ConcurrencyLimit = concurrency;
+                    b.TimeLimit = TimeSpan.FromMilliseconds(10);
+                    b.Consumer(() => new BatchNoOp(counter));
+                });
+            });
+        });
+        var watch = Stopwatch.StartNew();
+        await bus.StartAsync();
+        await counter.Done.WaitAsync(TimeSpan.FromMinutes(10));
+        var rate = count / watch.Elapsed.TotalSeconds;
+        await bus.StopAsync();
+        return rate;
+    }
+
     /// <summary>One upsert per event through the same account limiter (time-boxed).</summary>
     public static Task<(int Events, double Seconds)> NaiveAsync(Uri broker, string queue, Uri flashduty, string key, IReadOnlyList<string> schemas, TimeSpan box) =>
         RunBoxedAsync(broker, queue, box, writer => e => e.Consumer(() => new NaiveConsumer(writer, schemas)), flashduty, key);
@@ -106,6 +138,15 @@ public static class Baselines
         public void Hit()
         {
             if (Interlocked.Increment(ref _n) == target) Tcs.TrySetResult();
+        }
+    }
+
+    private sealed class BatchNoOp(Counter counter) : IConsumer<Batch<HostProvisioned>>
+    {
+        public Task Consume(ConsumeContext<Batch<HostProvisioned>> context)
+        {
+            for (var i = 0; i < context.Message.Length; i++) counter.Hit();
+            return Task.CompletedTask;
         }
     }
 

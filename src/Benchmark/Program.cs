@@ -147,7 +147,7 @@ async Task<(double Seconds, long Requests, long Throttled, double PeakRss)> RunP
 }
 
 // The broker's and MassTransit's ceilings on the same events: each consumes a fresh queue holding all of them.
-async Task<(double Raw, double MassTransit)> CeilingsAsync(EventSet set)
+async Task<(double Raw, double MassTransit, double Batch)> CeilingsAsync(EventSet set)
 {
     var q = await FreshQueueAsync("raw");
     await PublishAsync(set);
@@ -160,7 +160,13 @@ async Task<(double Raw, double MassTransit)> CeilingsAsync(EventSet set)
     var mt = await Baselines.MassTransitConsumeRateAsync(broker, q, set.Events.Count);
     await DropQueuesAsync(q);
     Console.WriteLine($"  MassTransit consume {mt:0}/s");
-    return (raw, mt);
+
+    q = await FreshQueueAsync("mtbatch");
+    await PublishAsync(set);
+    var batch = await Baselines.MassTransitBatchConsumeRateAsync(broker, q, set.Events.Count);
+    await DropQueuesAsync(q);
+    Console.WriteLine($"  MassTransit Batch<T> consume {batch:0}/s");
+    return (raw, mt, batch);
 }
 
 // ---- Scenario 1: burst ----
@@ -173,11 +179,13 @@ var rows = new List<string>();
 
 var rawRate = double.NaN;
 var mtRate = double.NaN;
+var batchRate = double.NaN;
 if (!skipBaselines)
 {
-(rawRate, mtRate) = await CeilingsAsync(burst);
+(rawRate, mtRate, batchRate) = await CeilingsAsync(burst);
 rows.Add($"| raw RabbitMQ.Client consume (broker ceiling) | {burst.Events.Count} | – | – | – | – | {rawRate:0} | – | – |");
 rows.Add($"| MassTransit IConsumer, no work (MassTransit ceiling) | {burst.Events.Count} | – | – | – | – | {mtRate:0} | – | – |");
+rows.Add($"| MassTransit Batch<T> 100 × 200, no work (batch-consumer ceiling) | {burst.Events.Count} | – | – | – | – | {batchRate:0} | – | – |");
 var q = "";
 foreach (var (name, run) in new (string, Func<string, Task<(int Events, double Seconds)>>)[]
          {
@@ -208,7 +216,7 @@ report.Append(CultureInfo.InvariantCulture, $"## 1. Burst: {burst.Events.Count:N
 report.Append("| design | events | distinct keys | requests | requests ÷ lower bound | 429s | events/s | latency p50/p99 | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n");
 report.AppendJoin('\n', rows).Append('\n');
 report.Append(CultureInfo.InvariantCulture, $"\nWhile the service ran, the publisher managed {publishRate:0} events/s on this box: the burst reached the service at that rate.\n");
-report.Append(CultureInfo.InvariantCulture, $"\nPipeline ingest against the ceilings measured in the same run: {pipelineRate / mtRate:0.00}× MassTransit's plain consumer, {pipelineRate / rawRate:0.00}× raw RabbitMQ.Client.\n\n");
+report.Append(CultureInfo.InvariantCulture, $"\nPipeline ingest against the ceilings measured in the same run: {pipelineRate / mtRate:0.00}× MassTransit's plain consumer, {pipelineRate / batchRate:0.00}× MassTransit's batch consumer, {pipelineRate / rawRate:0.00}× raw RabbitMQ.Client.\n\n");
 }
 
 // ---- Scenario 2: light load ----
@@ -255,7 +263,7 @@ if (Runs("backlog"))
 {
 Console.WriteLine($"backlog: {backlogEvents} events queued before the service starts");
 var backlog = EventSet.Burst(backlogEvents, hosts, seed: 2);
-var (bRaw, bMt) = skipBaselines ? (double.NaN, double.NaN) : await CeilingsAsync(backlog);
+var (bRaw, bMt, bBatch) = skipBaselines ? (double.NaN, double.NaN, double.NaN) : await CeilingsAsync(backlog);
 var q = await FreshQueueAsync("backlog");
 var (bSeconds, bRequests, b429, bRss) = await RunPipelineAsync(backlog, q, publishFirst: true);
 await DropQueuesAsync(q);
@@ -266,10 +274,11 @@ if (!skipBaselines)
 {
     report.Append(CultureInfo.InvariantCulture, $"| raw RabbitMQ.Client consume (broker ceiling) | {backlogEvents} | – | – | – | {bRaw:0} | – |\n");
     report.Append(CultureInfo.InvariantCulture, $"| MassTransit IConsumer, no work (MassTransit ceiling) | {backlogEvents} | – | – | – | {bMt:0} | – |\n");
+    report.Append(CultureInfo.InvariantCulture, $"| MassTransit Batch<T> 100 × 200, no work (batch-consumer ceiling) | {backlogEvents} | – | – | – | {bBatch:0} | – |\n");
 }
 
 report.Append(CultureInfo.InvariantCulture, $"| **this service** | {backlogEvents} | {bRequests} | {(double)bRequests / bLower:0.##}× | {b429} | {bRate:0} | {bRss:0} MB |\n\n");
-if (!skipBaselines) report.Append(CultureInfo.InvariantCulture, $"Drain rate against the ceilings measured in the same run: {bRate / bMt:0.00}× MassTransit's plain consumer, {bRate / bRaw:0.00}× raw RabbitMQ.Client.\n\n");
+if (!skipBaselines) report.Append(CultureInfo.InvariantCulture, $"Drain rate against the ceilings measured in the same run: {bRate / bMt:0.00}× MassTransit's plain consumer, {bRate / bBatch:0.00}× MassTransit's batch consumer, {bRate / bRaw:0.00}× raw RabbitMQ.Client.\n\n");
 Console.WriteLine($"  drained in {bSeconds:0.0} s ({backlogEvents / bSeconds:0}/s), {bRequests} requests, peak RSS {bRss:0} MB");
 }
 
