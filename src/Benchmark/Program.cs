@@ -114,11 +114,14 @@ Dictionary<string, string> ServiceEnvironment(string queue) => new()
     ["Flashduty__AppKey"] = Key, ["Flashduty__SchemaIds__0"] = HostSchema, ["Flashduty__SchemaIds__1"] = ServiceSchema,
 };
 
-async Task<(double Seconds, long Requests, long Throttled, double PeakRss)> RunPipelineAsync(EventSet set, string queue, bool publishFirst)
+async Task<(double Seconds, long Requests, long Throttled, double PeakRss)> RunPipelineAsync(EventSet set, string queue, bool publishFirst,
+    IReadOnlyDictionary<string, string>? extra = null)
 {
     sim.State.Reset(rows: true);
     if (publishFirst) await PublishAsync(set);
-    await using var service = await ServiceProcess.StartAsync(serviceDll, ServiceEnvironment(queue), 18080);
+    var environment = ServiceEnvironment(queue);
+    foreach (var (k, v) in extra ?? new Dictionary<string, string>()) environment[k] = v;
+    await using var service = await ServiceProcess.StartAsync(serviceDll, environment, 18080);
     // The clock starts once the service is ready: its start-up (process, schema loads) is not ingest.
     var watch = Stopwatch.StartNew();
     if (!publishFirst) publishRate = await PublishAsync(set);
@@ -278,6 +281,7 @@ if (!skipBaselines)
 }
 
 report.Append(CultureInfo.InvariantCulture, $"| **this service** | {backlogEvents} | {bRequests} | {(double)bRequests / bLower:0.##}× | {b429} | {bRate:0} | {bRss:0} MB |\n\n");
+
 if (!skipBaselines) report.Append(CultureInfo.InvariantCulture, $"Drain rate against the ceilings measured in the same run: {bRate / bMt:0.00}× MassTransit's plain consumer, {bRate / bBatch:0.00}× MassTransit's batch consumer, {bRate / bRaw:0.00}× raw RabbitMQ.Client.\n\n");
 Console.WriteLine($"  drained in {bSeconds:0.0} s ({backlogEvents / bSeconds:0}/s), {bRequests} requests, peak RSS {bRss:0} MB");
 }

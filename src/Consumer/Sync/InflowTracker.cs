@@ -36,9 +36,13 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     /// arrives far faster than that; a lone event at light load has waited its batch's time limit already), or when
     /// a type's batch slots are all taken.
     /// </summary>
-    public bool IsQuiet =>
-        (Volatile.Read(ref _unappliedCount) == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= QuietPeriod) ||
-        Volatile.Read(ref _blockedTypes) > 0;
+    public bool IsQuiet => IsDrained || IsBlocked;
+
+    /// <summary>Nothing delivered waits to be applied, and nothing arrived for the quiet period.</summary>
+    public bool IsDrained => Volatile.Read(ref _unappliedCount) == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= QuietPeriod;
+
+    /// <summary>A type's batch slots are all taken: nothing more of it can come in until a write lands.</summary>
+    public bool IsBlocked => Volatile.Read(ref _blockedTypes) > 0;
 
     /// <summary>
     /// How long without arrivals counts as quiet: short for a trickle (light load: write at once), longer while

@@ -26,6 +26,7 @@ internal sealed partial class SchemaSync
     private bool _stopping;
     private TaskCompletionSource? _round;
     private long _oldestPending;
+    private long _lastRoundEnded;
     private bool _warnedFull;
 
     private readonly InflowTracker _inflow;
