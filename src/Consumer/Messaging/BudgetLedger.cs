@@ -17,9 +17,12 @@ public sealed class BudgetLedger(IOptions<RabbitMqOptions> rabbit, IOptions<Flas
     ILogger<BudgetLedger> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private IConnection? _connection;
-    private IChannel? _channel;
+    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync budget", (channel, token) =>
+        channel.QueueDeclareAsync(rabbit.Value.QueueName + "_budget", durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
+        {
+            ["x-max-length"] = 1,
+            ["x-overflow"] = "drop-head",
+        }, cancellationToken: token));
     private int _activated;
     private DateTimeOffset _lastRecorded;
 
@@ -95,31 +98,10 @@ public sealed class BudgetLedger(IOptions<RabbitMqOptions> rabbit, IOptions<Flas
     {
         await base.StopAsync(cancellationToken);
         await RecordAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (_channel is not null) await _channel.DisposeAsync();
-        if (_connection is not null) await _connection.DisposeAsync();
+        await _broker.DisposeAsync();
     }
 
-    private async Task<IChannel> ChannelAsync(CancellationToken ct)
-    {
-        if (_channel is { IsOpen: true } open) return open;
-        await _gate.WaitAsync(ct);
-        try
-        {
-            if (_channel is { IsOpen: true } again) return again;
-            _connection ??= await new ConnectionFactory { Uri = rabbit.Value.Uri, ClientProvidedName = "flashduty-mapping-sync budget" }.CreateConnectionAsync(ct);
-            _channel = await _connection.CreateChannelAsync(new CreateChannelOptions(true, true), ct);
-            await _channel.QueueDeclareAsync(Queue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
-            {
-                ["x-max-length"] = 1,
-                ["x-overflow"] = "drop-head",
-            }, cancellationToken: ct);
-            return _channel;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    private Task<IChannel> ChannelAsync(CancellationToken ct) => _broker.GetAsync(ct);
 
     private sealed record Record(long At, long[] Sent);
 }

@@ -12,13 +12,10 @@ namespace FlashdutySync.Messaging;
 /// </summary>
 public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync) : IAsyncDisposable
 {
+    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync reroute");
     public const string ReasonHeader = "MT-Fault-Message";
     public const string FirstParkedHeader = "x-sync-first-parked";
     public const string ReasonCodeHeader = "x-sync-reason-code";
-
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private IConnection? _connection;
-    private IChannel? _channel;
 
     /// <summary>Declares the error and wait queues.</summary>
     public async Task EnsureQueuesAsync(CancellationToken ct)
@@ -92,31 +89,7 @@ public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<S
         await channel.BasicPublishAsync("", queue, mandatory: true, properties, body, ct);
     }
 
-    private async Task<IChannel> ChannelAsync(CancellationToken ct)
-    {
-        if (_channel is { IsOpen: true } open) return open;
-        await _gate.WaitAsync(ct);
-        try
-        {
-            if (_channel is { IsOpen: true } again) return again;
-            if (_connection is not { IsOpen: true })
-            {
-                var factory = new ConnectionFactory { Uri = rabbit.Value.Uri, ClientProvidedName = "flashduty-mapping-sync reroute" };
-                _connection = await factory.CreateConnectionAsync(ct);
-            }
+    private Task<IChannel> ChannelAsync(CancellationToken ct) => _broker.GetAsync(ct);
 
-            _channel = await _connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
-            return _channel;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_channel is not null) await _channel.DisposeAsync();
-        if (_connection is not null) await _connection.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _broker.DisposeAsync();
 }

@@ -22,10 +22,9 @@ public sealed class RabbitMqStampStore(IOptions<RabbitMqOptions> rabbit, ILogger
     private const int RowsPerRecord = 2000;
     private const int CompactAfter = 500;
     private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _compacting = new(1, 1);
-    private IConnection? _connection;
-    private IChannel? _channel;
+    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync stamps", (channel, ct) =>
+        channel.QueueDeclareAsync(rabbit.Value.QueueName + "_stamps", durable: true, exclusive: false, autoDelete: false, cancellationToken: ct));
     private int _appended;
 
     public string Queue => rabbit.Value.QueueName + "_stamps";
@@ -60,8 +59,7 @@ public sealed class RabbitMqStampStore(IOptions<RabbitMqOptions> rabbit, ILogger
         await _compacting.WaitAsync(ct);
         try
         {
-            await ChannelAsync(ct); // declares the queue
-            await using var channel = await Connection.CreateChannelAsync(new CreateChannelOptions(true, true), ct);
+            await using var channel = await _broker.OpenExtraAsync(ct); // the queue is declared by then
             var present = (await channel.QueueDeclarePassiveAsync(Queue, ct)).MessageCount;
             var merged = new Dictionary<string, Dictionary<string, RowStamps>>(StringComparer.Ordinal);
             ulong lastTag = 0;
@@ -125,32 +123,9 @@ public sealed class RabbitMqStampStore(IOptions<RabbitMqOptions> rabbit, ILogger
         await channel.BasicPublishAsync("", Queue, mandatory: false, new BasicProperties { ContentType = "application/json", Persistent = true },
             JsonSerializer.SerializeToUtf8Bytes(record, Json), ct);
 
-    private IConnection Connection => _connection ?? throw new InvalidOperationException("not connected");
+    private Task<IChannel> ChannelAsync(CancellationToken ct) => _broker.GetAsync(ct);
 
-    private async Task<IChannel> ChannelAsync(CancellationToken ct)
-    {
-        if (_channel is { IsOpen: true } open) return open;
-        await _gate.WaitAsync(ct);
-        try
-        {
-            if (_channel is { IsOpen: true } again) return again;
-            if (_connection is not { IsOpen: true })
-                _connection = await new ConnectionFactory { Uri = rabbit.Value.Uri, ClientProvidedName = "flashduty-mapping-sync stamps" }.CreateConnectionAsync(ct);
-            _channel = await _connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
-            await _channel.QueueDeclareAsync(Queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
-            return _channel;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_channel is not null) await _channel.DisposeAsync();
-        if (_connection is not null) await _connection.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _broker.DisposeAsync();
 
     /// <summary>One schema's stamps for some rows. Times are UTC ticks (exact: events compare to the tick).</summary>
     private sealed record Record([property: JsonPropertyName("schema")] string Schema, [property: JsonPropertyName("rows")] Dictionary<string, Stamp> Rows);
