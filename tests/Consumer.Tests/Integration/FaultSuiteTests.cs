@@ -8,8 +8,9 @@ namespace FlashdutySync.Tests.Integration;
 
 /// <summary>
 /// The short fault suite (the benchmark program runs the long one): the service as its own process, killed with
-/// kill -9 at random moments and restarted, against a simulator that fails 20% of calls with 5xx, throttles 5%, and
-/// answers in 50–500 ms. At the end the rows equal the model, and the error queue holds exactly the bad events.
+/// kill -9 at random moments and restarted, then RabbitMQ restarted under the last one, against a simulator that fails
+/// 20% of calls with 5xx, throttles 5%, and answers in 50–500 ms. At the end the rows equal the model, and the error
+/// queue holds exactly the bad events.
 /// </summary>
 [Collection(BrokerCollection.Name)]
 public sealed class FaultSuiteTests(RabbitMqFixture broker, ITestOutputHelper output)
@@ -17,7 +18,7 @@ public sealed class FaultSuiteTests(RabbitMqFixture broker, ITestOutputHelper ou
     private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
 
     [Fact]
-    public async Task KilledThreeTimesAgainstAFlakySlowFlashduty_LosesNothing_AndSetsAsideExactlyTheBadEvents()
+    public async Task KilledThreeTimesAndBrokerRestartedAgainstAFlakySlowFlashduty_LosesNothing_AndSetsAsideExactlyTheBadEvents()
     {
         await using var h = await SyncHarness.CreateAsync(broker, o => o.Faults = new FaultOptions
         {
@@ -51,6 +52,9 @@ public sealed class FaultSuiteTests(RabbitMqFixture broker, ITestOutputHelper ou
 
         await using (var survivor = await ServiceProcess.StartAsync(dll, environment, 19099))
         {
+            // RabbitMQ restarts under the running service: it must take up its work again on its own.
+            await broker.RestartBrokerAsync();
+            await h.ReopenChannelAsync();
             await Eventually.UntilAsync(() => hosts.Matches(h.Rows(SyncHarness.HostSchema)) && services.Matches(h.Rows(SyncHarness.ServiceSchema)),
                 TimeSpan.FromMinutes(3), () => "rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
             await h.DrainedAsync(TimeSpan.FromMinutes(1));

@@ -39,23 +39,8 @@ public sealed class RabbitMqFixture : IAsyncLifetime
     /// </summary>
     public async Task<long> UnacknowledgedAsync(string queue)
     {
-        string output;
         var vhost = Uri.UnescapeDataString(Uri.AbsolutePath.TrimStart('/'));
-        string[] command = ["rabbitmqctl", "list_queues", "-p", vhost.Length == 0 ? "/" : vhost, "-q", "--no-table-headers", "name", "messages_unacknowledged"];
-        if (_container is not null)
-        {
-            output = (await _container.ExecAsync(command)).Stdout;
-        }
-        else
-        {
-            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command[0], command[1..])
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true,
-            })!;
-            output = await process.StandardOutput.ReadToEndAsync();
-            await process.WaitForExitAsync();
-        }
-
+        var output = await RabbitMqCtlAsync("list_queues", "-p", vhost.Length == 0 ? "/" : vhost, "-q", "--no-table-headers", "name", "messages_unacknowledged");
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var parts = line.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
@@ -63,6 +48,31 @@ public sealed class RabbitMqFixture : IAsyncLifetime
         }
 
         throw new InvalidOperationException($"rabbitmqctl did not list queue {queue}: {output}");
+    }
+
+    /// <summary>
+    /// Restarts the RabbitMQ application (connections drop, durable queues and persistent messages stay) and waits
+    /// until it is up. Channels opened before are gone (see SyncHarness.ReopenChannelAsync).
+    /// </summary>
+    public async Task RestartBrokerAsync()
+    {
+        await RabbitMqCtlAsync("stop_app");
+        await RabbitMqCtlAsync("start_app");
+        await RabbitMqCtlAsync("await_startup");
+    }
+
+    private async Task<string> RabbitMqCtlAsync(params string[] args)
+    {
+        string[] command = ["rabbitmqctl", .. args];
+        if (_container is not null) return (await _container.ExecAsync(command)).Stdout;
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command[0], command[1..])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        })!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} exited with {process.ExitCode}: {output}");
+        return output;
     }
 
     public async Task DisposeAsync()

@@ -136,6 +136,22 @@ public sealed class SyncHarness : IAsyncDisposable
         return main.MessageCount == 0 && waiting == 0 && busy == 0 && await _broker.UnacknowledgedAsync(Queue) == 0;
     }, timeout, $"queue {Queue} to drain");
 
+    /// <summary>After a broker restart: a new channel once the fixture's connection has recovered.</summary>
+    public Task ReopenChannelAsync() => Eventually.UntilAsync(async () =>
+    {
+        try
+        {
+            var channel = await _broker.Connection.CreateChannelAsync(new CreateChannelOptions(true, true, outstandingPublisherConfirmationsRateLimiter: null));
+            await channel.QueueDeclarePassiveAsync(Queue);
+            _channel = channel;
+            return true;
+        }
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return false;
+        }
+    }, TimeSpan.FromSeconds(60), "a channel to RabbitMQ after its restart");
+
     private async Task<uint> SafeCountAsync(string queue)
     {
         try
