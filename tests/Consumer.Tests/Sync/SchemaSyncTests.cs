@@ -55,6 +55,31 @@ public sealed class SchemaSyncTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task LoadedStamps_KeepStaleEventsFromOverwriting_AndDeletedRowsDeleted_WhileNewerEventsApply()
+    {
+        var stamps = new Dictionary<string, RowStamps>
+        {
+            ["a"] = new(new Dictionary<string, DateTimeOffset> { ["host"] = T0, ["owner"] = T0.AddMinutes(10), ["team"] = T0 }, null),
+            ["gone"] = new(new Dictionary<string, DateTimeOffset> { ["host"] = T0.AddMinutes(10), ["owner"] = T0.AddMinutes(10), ["team"] = T0.AddMinutes(10) },
+                T0.AddMinutes(10)),
+        };
+        _sync.Load([new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob", ["team"] = "sre" }], stamps);
+        StartWriter();
+
+        var stale = await Apply(Owner("a", "stale", T0.AddMinutes(5))).WaitAsync(TimeSpan.FromSeconds(5));
+        var zombie = await Apply(Provision("gone", "zombie", "sre", T0.AddMinutes(5))).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(OutcomeKind.Applied, stale.Kind);
+        Assert.Equal(OutcomeKind.Applied, zombie.Kind);
+        Assert.Empty(_api.Upserts); // neither changes anything
+
+        // A team change newer than the team's stamp applies, and keeps bob (newer than it) as the owner.
+        await Apply(Provision("a", "alice", "platform", T0.AddMinutes(7))).WaitAsync(TimeSpan.FromSeconds(5));
+        var doc = Assert.Single(Assert.Single(_api.Upserts));
+        Assert.Equal("bob", doc["owner"]);
+        Assert.Equal("platform", doc["team"]);
+    }
+
+    [Fact]
     public async Task ManyChangesToOneKey_CoalesceToOneDoc_WithTheNewestValue()
     {
         var outcomes = Enumerable.Range(0, 10).Select(i => Apply(Provision("a", $"owner-{i}", "sre", T0.AddSeconds(i)))).ToList();
