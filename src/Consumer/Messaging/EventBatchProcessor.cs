@@ -21,6 +21,7 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
         var ticket = order.Enter(messages.Select(m => m.ReceiveContext));
         try
         {
+            await engine.EnsureCurrentAsync(ct).ConfigureAwait(false);
             await ProcessBatchAsync(messages, exchange, translate, ct).ConfigureAwait(false);
         }
         finally

@@ -25,6 +25,42 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
     public string? NotReadyReason =>
         !Loaded ? "schemas are not loaded yet" : _schemas.Select(s => s.PausedReason is { } r ? $"schema {s.Schema.SchemaId}: {r}" : null).FirstOrDefault(r => r is not null);
 
+    private readonly object _refreshLock = new();
+    private Task? _refresh;
+    private long _loadedAt;
+
+    /// <summary>
+    /// Before the first batch is applied: a replica that waited as a standby reloads every schema's rows and the saved
+    /// stamps, which the active replica has changed since this one started. Nothing is applied yet, so the state can
+    /// be replaced. Every batch awaits the same reload; a failure is logged and the state read at start is kept.
+    /// </summary>
+    public Task EnsureCurrentAsync(CancellationToken ct)
+    {
+        lock (_refreshLock)
+        {
+            _refresh ??= time.GetElapsedTime(_loadedAt) < sync.Value.StandbyAfter ? Task.CompletedTask : ReloadAsync(ct);
+            return _refresh;
+        }
+    }
+
+    private async Task ReloadAsync(CancellationToken ct)
+    {
+        try
+        {
+            var saved = await stamps.LoadAsync(ct);
+            foreach (var schema in _schemas)
+            {
+                var rows = await api.DownloadAsync(schema.Schema.SchemaId, ct);
+                schema.Reload(rows, saved.GetValueOrDefault(schema.Schema.SchemaId));
+                Log.SchemaLoaded(logger, schema.Schema.SchemaId, rows.Count, string.Join(",", schema.Schema.SourceLabels), string.Join(",", schema.Schema.ResultLabels));
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.ReloadFailed(logger, ex.Message);
+        }
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var options = flashduty.Value;
@@ -44,6 +80,7 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
 
         metrics.ObserveSchemas(() => _schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
         foreach (var schema in _schemas) _writers.Add(RunWriterAsync(schema));
+        _loadedAt = time.GetTimestamp();
         Loaded = true;
     }
 

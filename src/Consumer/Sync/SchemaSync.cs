@@ -55,6 +55,17 @@ internal sealed partial class SchemaSync
 
     public int PendingKeys { get { lock (_sync) return _dirty.Count; } }
 
+    /// <summary>Replaces what is known with a fresh download and stamps. Only before any event was applied.</summary>
+    public void Reload(IEnumerable<IReadOnlyDictionary<string, string>> rows, IReadOnlyDictionary<string, RowStamps>? stamps)
+    {
+        lock (_sync)
+        {
+            if (_dirty.Count > 0 || _stampsOnly.Count > 0 || _keys.Values.Any(k => k.Holders.Count > 0 || k.InFlight is not null)) return;
+            _keys.Clear();
+            Load(rows, stamps);
+        }
+    }
+
     /// <summary>
     /// Takes the schema's current rows (from <c>data/download</c>) as the starting point, each label as old as the
     /// saved stamps say (or the oldest possible when none was saved). Rows the service deleted keep their tombstone.

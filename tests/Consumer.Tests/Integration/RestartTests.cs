@@ -46,6 +46,29 @@ public sealed class RestartTests(RabbitMqFixture broker)
     }
 
     [Fact]
+    public async Task AStandbyTakingOver_ReloadsRowsAndStamps_SoAStaleEventDoesNotOverwriteWhatTheActiveOneWrote()
+    {
+        await using var h = await SyncHarness.CreateAsync(broker);
+        h.Settings["Sync:StandbyAfter"] = "00:00:00"; // every replica reloads at its first event
+        var active = await h.StartServiceAsync();
+        await h.ProvisionAsync("web-1", "alice", "sre", "checkout", T0);
+        await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema).ContainsKey("web-1"), TimeSpan.FromSeconds(30), "web-1");
+        await h.DrainedAsync(TimeSpan.FromSeconds(10));
+
+        await h.StartServiceAsync(); // the standby: reads alice, as of T0
+        await h.OwnerChangedAsync("web-1", "bob", T0.AddMinutes(10));
+        await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema)["web-1"]["owner"] == "bob", TimeSpan.FromSeconds(30), "bob");
+        await h.DrainedAsync(TimeSpan.FromSeconds(10));
+        await h.StopServiceAsync(active);
+
+        await h.OwnerChangedAsync("web-1", "stale-owner", T0.AddMinutes(5)); // newer than what the standby read at start
+        await h.ProvisionAsync("web-9", "carol", "sre", "checkout", T0.AddMinutes(20));
+        await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema).ContainsKey("web-9"), TimeSpan.FromSeconds(30), "the standby to take over");
+        await h.DrainedAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("bob", h.Rows(SyncHarness.HostSchema)["web-1"]["owner"]);
+    }
+
+    [Fact]
     public async Task TheStampStore_MergesNewestFirst_AndCompactsItsRecords()
     {
         var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-stamps-{Guid.NewGuid():N}"[..24] });
