@@ -30,34 +30,29 @@ public static class Baselines
     }
 
     /// <summary>MassTransit's plain consumer doing nothing: MassTransit's ceiling.</summary>
-    public static async Task<double> MassTransitConsumeRateAsync(Uri broker, string queue, int count)
-    {
-        var counter = new Counter(count);
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+    public static Task<double> MassTransitConsumeRateAsync(Uri broker, string queue, int count) =>
+        NoOpRateAsync(broker, queue, count, TimeSpan.FromMinutes(10), (e, counter) =>
         {
-            cfg.Host(broker);
-            cfg.ReceiveEndpoint(queue, e =>
-            {
-                e.ConfigureConsumeTopology = false;
-                e.SingleActiveConsumer = true;
-                e.PrefetchCount = 2000;
-                e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-                e.Consumer(() => new NoOp(counter));
-            });
+            e.PrefetchCount = 2000;
+            e.Consumer(() => new NoOp(counter));
         });
-        var watch = Stopwatch.StartNew();
-        await bus.StartAsync();
-        await counter.Done.WaitAsync(TimeSpan.FromMinutes(10));
-        var rate = count / watch.Elapsed.TotalSeconds;
-        await bus.StopAsync();
-        return rate;
-    }
 
     /// <summary>
     /// MassTransit's Batch&lt;T&gt; consumer doing nothing, with the service's batch settings (limit × concurrency):
-    /// the ceiling of any design built on MassTransit batch consumers.
+    /// the ceiling of any design built on MassTransit batch consumers. Time-boxed: on RabbitMQ 3.x its out-of-order
+    /// acknowledgements make it slow (see AckOrder in the service).
     /// </summary>
-    public static async Task<double> MassTransitBatchConsumeRateAsync(Uri broker, string queue, int count, TimeSpan box, int limit = 100, int concurrency = 200)
+    public static Task<double> MassTransitBatchConsumeRateAsync(Uri broker, string queue, int count, TimeSpan box, int limit = 100, int concurrency = 200) =>
+        NoOpRateAsync(broker, queue, count, box, (e, counter) => e.Batch<HostProvisioned>(b =>
+        {
+            b.MessageLimit = limit;
+            b.ConcurrencyLimit = concurrency;
+            b.TimeLimit = TimeSpan.FromMilliseconds(10);
+            b.Consumer(() => new BatchNoOp(counter));
+        }));
+
+    /// <summary>Events per second a consumer doing nothing takes from the queue, until it has all or the box ends.</summary>
+    private static async Task<double> NoOpRateAsync(Uri broker, string queue, int count, TimeSpan box, Action<IRabbitMqReceiveEndpointConfigurator, Counter> consumer)
     {
         var counter = new Counter(count);
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
@@ -68,18 +63,11 @@ public static class Baselines
                 e.ConfigureConsumeTopology = false;
                 e.SingleActiveConsumer = true;
                 e.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-                e.Batch<HostProvisioned>(b =>
-                {
-                    b.MessageLimit = limit;
-                    b.ConcurrencyLimit = concurrency;
-                    b.TimeLimit = TimeSpan.FromMilliseconds(10);
-                    b.Consumer(() => new BatchNoOp(counter));
-                });
+                consumer(e, counter);
             });
         });
         var watch = Stopwatch.StartNew();
         await bus.StartAsync();
-        // Time-boxed: on RabbitMQ 3.x its out-of-order acknowledgements make it slow (see AckOrder in the service).
         await Task.WhenAny(counter.Done, Task.Delay(box));
         var rate = counter.Count / watch.Elapsed.TotalSeconds;
         await bus.StopAsync();

@@ -18,8 +18,8 @@ namespace Benchmark;
 public static class FaultSuite
 {
     private const string Key = "fault-key";
-    private const string HostSchema = "665f1a2b3c4d5e6f7a8b9c01";
-    private const string ServiceSchema = "665f1a2b3c4d5e6f7a8b9c02";
+    private const string HostSchema = BenchSetup.HostSchema;
+    private const string ServiceSchema = BenchSetup.ServiceSchema;
 
     public static async Task<int> RunAsync(string[] args, Uri broker)
     {
@@ -40,12 +40,11 @@ public static class FaultSuite
             o.AppKeys = [Key];
             o.Faults = new FaultOptions { ServerErrorRate = 0.2, ThrottleRate = 0.05, LatencyMs = 50, LatencyJitterMs = 450, Seed = seed };
         });
-        sim.State.AddSchema(HostSchema, "host_owner", ["host"], ["owner", "team", "service"]);
-        sim.State.AddSchema(ServiceSchema, "service_owner", ["service"], ["owner", "team"]);
+        BenchSetup.AddSchemas(sim.State);
 
         var (set, bad) = Generate(events, Math.Max(50, events / 25), random);
         var queue = $"fault-{Guid.NewGuid():N}"[..24];
-        await DeclareQueueAsync(broker, queue);
+        await using (var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync()) await BenchSetup.DeclareQueueAsync(connection, queue);
         Console.WriteLine($"fault suite: {set.Events.Count:N0} events + {bad.Count} bad ones, {kills} kills, broker restart: {(restartBroker ? "yes" : "no")}, queue {queue}");
 
         var dll = Path.Combine(AppContext.BaseDirectory, "Consumer.dll");
@@ -105,7 +104,7 @@ public static class FaultSuite
         await using (var survivor = await StartWithRetryAsync(dll, environment, 19399))
         {
             var deadline = DateTime.UtcNow.AddMinutes(10);
-            while (!(RowsMatch(sim, set) && await QueueCountAsync(broker, queue) == 0 && await QueueCountAsync(broker, queue + "_wait") == 0 &&
+            while (!(BenchSetup.RowsMatch(sim.State, set) && await QueueCountAsync(broker, queue) == 0 && await QueueCountAsync(broker, queue + "_wait") == 0 &&
                      await UnacknowledgedAsync(broker, queue) == 0))
             {
                 if (DateTime.UtcNow > deadline)
@@ -119,7 +118,7 @@ public static class FaultSuite
             }
         }
 
-        foreach (var line in Diff(sim, set).Take(8)) Console.WriteLine("  differs: " + line);
+        foreach (var line in BenchSetup.Differences(sim.State, set).Take(8)) Console.WriteLine("  differs: " + line);
         var errors = await DrainAsync(broker, queue + "_error");
         var waiting = await QueueCountAsync(broker, queue + "_wait");
         var badBodies = bad.Select(b => b.Body).ToHashSet();
@@ -141,15 +140,15 @@ public static class FaultSuite
         report.AppendLine(CultureInfo.InvariantCulture, $"| 429s: injected / account rate / schema lock | {stats.ThrottledBy(SimStats.Causes.Injected)} / {stats.ThrottledBy(SimStats.Causes.AccountRate)} / {stats.ThrottledBy(SimStats.Causes.SchemaLock)} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| rows re-applied unchanged (duplicates after redelivery) | {stats.UnchangedRows:N0} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| error queue: bad events / unexpected / missing / set aside twice | {errors.Count - unexpected.Count - duplicates} / {unexpected.Count} / {missing.Count} / {duplicates} |");
-        report.AppendLine(CultureInfo.InvariantCulture, $"| rows equal the model | {(RowsMatch(sim, set) ? "yes" : "NO")} |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| rows equal the model | {(BenchSetup.RowsMatch(sim.State, set) ? "yes" : "NO")} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| events left in the queue / wait queue | {await QueueCountAsync(broker, queue)} / {waiting} |");
         Console.WriteLine(report);
 
-        ok &= !resumeFailed && RowsMatch(sim, set) && unexpected.Count == 0 && missing.Count == 0 && waiting == 0 &&
+        ok &= !resumeFailed && BenchSetup.RowsMatch(sim.State, set) && unexpected.Count == 0 && missing.Count == 0 && waiting == 0 &&
               stats.ThrottledBy(SimStats.Causes.AccountRate) == 0 && stats.ThrottledBy(SimStats.Causes.SchemaLock) == 0;
         var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
         if (output is not null) await File.WriteAllTextAsync(output, report.ToString());
-        await DeleteQueuesAsync(broker, queue);
+        await using (var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync()) await BenchSetup.DropQueuesAsync(connection, queue);
         Console.WriteLine(ok ? "fault suite: PASSED" : "fault suite: FAILED");
         return ok ? 0 : 1;
     }
@@ -243,50 +242,6 @@ public static class FaultSuite
         }
     }
 
-    private static bool RowsMatch(SimulatorHost sim, EventSet set)
-    {
-        return Same(EventSet.Complete(set.Hosts, "host", "owner", "team", "service"), HostSchema) &&
-               Same(EventSet.Complete(set.Services, "service", "owner", "team"), ServiceSchema);
-
-        bool Same(Dictionary<string, Dictionary<string, string>> expected, string schema)
-        {
-            var actual = sim.State.GetSchema(schema)!.Snapshot().ToDictionary(r => r.Key, r => r.Fields);
-            return expected.Count == actual.Count && expected.All(e => actual.TryGetValue(e.Key, out var a) && e.Value.All(kv => a[kv.Key] == kv.Value));
-        }
-    }
-
-    private static IEnumerable<string> Diff(SimulatorHost sim, EventSet set)
-    {
-        foreach (var (schema, expected) in new[]
-                 {
-                     (HostSchema, EventSet.Complete(set.Hosts, "host", "owner", "team", "service")),
-                     (ServiceSchema, EventSet.Complete(set.Services, "service", "owner", "team")),
-                 })
-        {
-            var actual = sim.State.GetSchema(schema)!.Snapshot().ToDictionary(r => r.Key, r => r.Fields);
-            foreach (var (key, want) in expected)
-            {
-                var have = actual.GetValueOrDefault(key);
-                if (have is null || want.Any(kv => have[kv.Key] != kv.Value))
-                    yield return $"{key}: model {string.Join(",", want.Values)}, Flashduty {(have is null ? "no row" : string.Join(",", have.Values))}";
-            }
-
-            foreach (var key in actual.Keys.Where(k => !expected.ContainsKey(k))) yield return $"{key}: not in the model";
-        }
-    }
-
-    private static async Task DeclareQueueAsync(Uri broker, string queue)
-    {
-        await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-single-active-consumer"] = true });
-        foreach (var (exchange, _) in InventoryExchanges.All)
-        {
-            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true);
-            await channel.QueueBindAsync(queue, exchange, "");
-        }
-    }
-
     private static async Task<uint> QueueCountAsync(Uri broker, string queue)
     {
         await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
@@ -315,16 +270,6 @@ public static class FaultSuite
         var bodies = new List<string>();
         while (await channel.BasicGetAsync(queue, autoAck: true) is { } got) bodies.Add(Encoding.UTF8.GetString(got.Body.Span));
         return bodies;
-    }
-
-    private static async Task DeleteQueuesAsync(Uri broker, string queue)
-    {
-        await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
-        foreach (var q in new[] { queue, queue + "_error", queue + "_wait", queue + "_budget", queue + "_stamps" })
-        {
-            await using var channel = await connection.CreateChannelAsync();
-            await channel.QueueDeleteAsync(q);
-        }
     }
 
     /// <summary>Deliveries the service holds unacknowledged, from the broker's own tool (AMQP does not tell it).</summary>

@@ -22,8 +22,8 @@ var timeBox = TimeSpan.FromSeconds(quick ? 10 : 20);
 var broker = new Uri(Environment.GetEnvironmentVariable("RABBITMQ_URI") ?? "amqp://guest:guest@localhost:5672/");
 if (args.FirstOrDefault() == "fault-suite") return await FaultSuite.RunAsync(args, broker);
 const string Key = "bench-key";
-const string HostSchema = "665f1a2b3c4d5e6f7a8b9c01";
-const string ServiceSchema = "665f1a2b3c4d5e6f7a8b9c02";
+const string HostSchema = BenchSetup.HostSchema;
+const string ServiceSchema = BenchSetup.ServiceSchema;
 string[] schemas = [HostSchema, ServiceSchema];
 var serviceDll = Path.Combine(AppContext.BaseDirectory, "Consumer.dll");
 
@@ -33,8 +33,7 @@ await using var sim = await SimulatorHost.StartAsync(o =>
     o.Faults = new FaultOptions { LatencyMs = 30 };
     o.RecentRequests = 100_000;
 });
-sim.State.AddSchema(HostSchema, "host_owner", ["host"], ["owner", "team", "service"]);
-sim.State.AddSchema(ServiceSchema, "service_owner", ["service"], ["owner", "team"]);
+BenchSetup.AddSchemas(sim.State);
 await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
 var report = new StringBuilder($"# Benchmark results\n\n{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, RabbitMQ on the same machine, simulator with the documented limits (50/s, 1,000/min) and 30 ms latency.{(quick ? " Quick run (scaled down)." : "")}\n\n");
 var failures = new List<string>();
@@ -43,31 +42,11 @@ var publishRate = double.NaN;
 async Task<string> FreshQueueAsync(string design)
 {
     var queue = $"bench-{design}-{Guid.NewGuid():N}"[..32];
-    await using var channel = await connection.CreateChannelAsync();
-    await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-single-active-consumer"] = true });
-    foreach (var (exchange, _) in Inventory.Contracts.InventoryExchanges.All)
-    {
-        await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true);
-        await channel.QueueBindAsync(queue, exchange, "");
-    }
-
+    await BenchSetup.DeclareQueueAsync(connection, queue);
     return queue;
 }
 
-async Task DropQueuesAsync(string queue)
-{
-    await using var channel = await connection.CreateChannelAsync();
-    foreach (var q in new[] { queue, queue + "_error", queue + "_wait", queue + "_budget", queue + "_stamps" })
-    {
-        try
-        {
-            await channel.QueueDeleteAsync(q);
-        }
-        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-        {
-        }
-    }
-}
+Task DropQueuesAsync(string queue) => BenchSetup.DropQueuesAsync(connection, queue);
 
 async Task<double> PublishAsync(EventSet set, int? perSecond = null, Action<int>? published = null)
 {
@@ -95,18 +74,7 @@ async Task<double> PublishAsync(EventSet set, int? perSecond = null, Action<int>
     return set.Events.Count / watch.Elapsed.TotalSeconds;
 }
 
-bool RowsMatch(EventSet set)
-{
-    var hostsExpected = EventSet.Complete(set.Hosts, "host", "owner", "team", "service");
-    var servicesExpected = EventSet.Complete(set.Services, "service", "owner", "team");
-    return Same(hostsExpected, HostSchema) && Same(servicesExpected, ServiceSchema);
-
-    bool Same(Dictionary<string, Dictionary<string, string>> expected, string schema)
-    {
-        var actual = sim.State.GetSchema(schema)!.Snapshot().ToDictionary(r => r.Key, r => r.Fields);
-        return expected.Count == actual.Count && expected.All(e => actual.TryGetValue(e.Key, out var a) && e.Value.All(kv => a[kv.Key] == kv.Value));
-    }
-}
+bool RowsMatch(EventSet set) => BenchSetup.RowsMatch(sim.State, set);
 
 Dictionary<string, string> ServiceEnvironment(string queue) => new()
 {

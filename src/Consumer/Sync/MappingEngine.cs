@@ -48,17 +48,21 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         try
         {
             var saved = await stamps.LoadAsync(ct);
-            foreach (var schema in _schemas)
-            {
-                var rows = await api.DownloadAsync(schema.Schema.SchemaId, ct);
-                schema.Reload(rows, saved.GetValueOrDefault(schema.Schema.SchemaId));
-                Log.SchemaLoaded(logger, schema.Schema.SchemaId, rows.Count, string.Join(",", schema.Schema.SourceLabels), string.Join(",", schema.Schema.ResultLabels));
-            }
+            foreach (var schema in _schemas) await LoadRowsAsync(schema, saved, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Log.ReloadFailed(logger, ex.Message);
         }
+    }
+
+    /// <summary>Downloads the schema's rows and takes them, with the saved stamps, as what Flashduty holds.</summary>
+    private async Task LoadRowsAsync(SchemaSync schema, IReadOnlyDictionary<string, Dictionary<string, RowStamps>> saved, CancellationToken ct)
+    {
+        var id = schema.Schema.SchemaId;
+        var rows = await api.DownloadAsync(id, ct);
+        schema.Reload(rows, saved.GetValueOrDefault(id));
+        Log.SchemaLoaded(logger, id, rows.Count, string.Join(",", schema.Schema.SourceLabels), string.Join(",", schema.Schema.ResultLabels));
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -71,11 +75,9 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
                        ?? throw new InvalidOperationException($"Flashduty has no mapping schema {schemaId} (configured in Flashduty:SchemaIds); create it or fix the id");
             var cap = options.RowCaps.GetValueOrDefault(schemaId, options.DefaultRowCap);
             var schema = new SchemaDefinition(schemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
-            var rows = await api.DownloadAsync(schemaId, cancellationToken);
             var state = new SchemaSync(schema, api, sync.Value, inflow, stamps, metrics, logger, time);
-            state.Load(rows, saved.GetValueOrDefault(schemaId));
+            await LoadRowsAsync(state, saved, cancellationToken);
             _schemas.Add(state);
-            Log.SchemaLoaded(logger, schemaId, rows.Count, string.Join(",", schema.SourceLabels), string.Join(",", schema.ResultLabels));
         }
 
         metrics.ObserveSchemas(() => _schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
