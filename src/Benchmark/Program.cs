@@ -7,7 +7,8 @@ using InventoryPublisher;
 using RabbitMQ.Client;
 
 // Benchmark: the pipeline against the designs a team would otherwise write, on the same events, in one run.
-// Usage: dotnet run -c Release --project src/Benchmark -- [--quick] [--out bench/results.md]
+// Usage: dotnet run -c Release --project src/Benchmark -- [--quick] [--only burst|light|backlog] [--no-baselines] [--backlog N] [--out bench/results.md]
+// SERVICE_X=y in the environment reaches the service as X=y (runtime knobs, options).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
 var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? "bench/results.md";
@@ -16,7 +17,7 @@ var skipBaselines = args.Contains("--no-baselines");
 bool Runs(string scenario) => only is null || only == scenario;
 var burstEvents = quick ? 20_000 : 200_000;
 var hosts = quick ? 2_000 : 5_000;
-var backlogEvents = quick ? 100_000 : 1_000_000;
+var backlogEvents = args.SkipWhile(a => a != "--backlog").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(quick ? 100_000 : 1_000_000);
 var lightSeconds = quick ? 10 : 30;
 var timeBox = TimeSpan.FromSeconds(quick ? 10 : 20);
 var broker = new Uri(Environment.GetEnvironmentVariable("RABBITMQ_URI") ?? "amqp://guest:guest@localhost:5672/");

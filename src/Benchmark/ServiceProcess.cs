@@ -20,6 +20,12 @@ public sealed class ServiceProcess : IAsyncDisposable
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         foreach (var (k, v) in environment) info.Environment[k] = v;
+        // SERVICE_X=y in the benchmark's environment reaches the service as X=y: runtime and option experiments.
+        foreach (var entry in Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>())
+        {
+            if (entry.Key is string key && key.StartsWith("SERVICE_", StringComparison.Ordinal)) info.Environment[key["SERVICE_".Length..]] = entry.Value as string;
+        }
+
         info.Environment["Health__Port"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(info)!;

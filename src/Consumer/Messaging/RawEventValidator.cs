@@ -32,8 +32,8 @@ internal static class RawEventValidator
 
             RequireString(root, "host", eventType, eventId);
             RequireString(root, "occurredAt", eventType, eventId);
-            if (!DateTimeOffset.TryParse(Property(root, "occurredAt")!.Value.GetString(), System.Globalization.CultureInfo.InvariantCulture,
-                    System.Globalization.DateTimeStyles.RoundtripKind, out _))
+            // The deserializer's own ISO 8601 reading, so that what passes here also deserializes.
+            if (!Property(root, "occurredAt")!.Value.TryGetDateTimeOffset(out _))
                 throw Invalid(eventType, eventId, "occurredAt", $"'{Property(root, "occurredAt")!.Value.GetString()}' is not an RFC 3339 timestamp");
             if (eventType == "OwnerChanged") RequireString(root, "owner", eventType, eventId);
 

@@ -57,10 +57,13 @@ public sealed class HardCaseTests(RabbitMqFixture broker)
         await h.PublishRawAsync(p, new { host = "a", owner = "x", occurredAt = T0, labels = new { rack = 12 }, eventId = "number-label" });
         await h.PublishRawAsync(p, new { host = "a", owner = "x", occurredAt = T0, labels = new Dictionary<string, string> { ["Rack-1"] = "r" }, eventId = "bad-name" });
         await h.PublishRawAsync(p, new { host = "a", owner = new string('x', 2049), team = "t", service = "s", occurredAt = T0, eventId = "too-long" });
+        await h.PublishRawAsync(p, new { host = "", owner = "x", occurredAt = T0, eventId = "empty-host" });
+        await h.PublishRawAsync(p, new { host = "a", owner = "x", occurredAt = T0, labels = new Dictionary<string, string?> { ["rack"] = null }, eventId = "null-label" });
+        await h.PublishRawAsync(p, new { host = "a", owner = "x", occurredAt = "2026-11-26 10:00:00Z", eventId = "space-time" });
         await h.ProvisionAsync("good-1", "alice", "sre", "api", T0);
         await h.ProvisionAsync("good-2", "bob", "sre", "api", T0);
 
-        await Eventually.UntilAsync(async () => await h.CountAsync(h.ErrorQueue) == 7, TimeSpan.FromSeconds(20), "seven events in the error queue");
+        await Eventually.UntilAsync(async () => await h.CountAsync(h.ErrorQueue) == 10, TimeSpan.FromSeconds(20), "ten events in the error queue");
         await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema).Count == 2, TimeSpan.FromSeconds(20), "the two good rows");
         var reasons = (await h.DrainErrorQueueAsync()).Select(e => e.Headers["MT-Fault-Message"]).ToList();
 
@@ -69,6 +72,9 @@ public sealed class HardCaseTests(RabbitMqFixture broker)
         Assert.Contains("HostProvisioned (eventId no-time): field 'occurredAt' is required", reasons);
         Assert.Contains("HostProvisioned (eventId bad-time): field 'occurredAt' 'yesterday-ish' is not an RFC 3339 timestamp", reasons);
         Assert.Contains("HostProvisioned (eventId number-label): field 'labels.rack' must be a string, not Number", reasons);
+        Assert.Contains("HostProvisioned (eventId empty-host): field 'host' is empty", reasons);
+        Assert.Contains("HostProvisioned (eventId null-label): field 'labels.rack' must be a string, not Null", reasons);
+        Assert.Contains("HostProvisioned (eventId space-time): field 'occurredAt' '2026-11-26 10:00:00Z' is not an RFC 3339 timestamp", reasons);
         Assert.Contains(reasons, r => r.Contains("labels.Rack-1") && r.Contains("bad-name"));
         Assert.Contains(reasons, r => r.Contains("field 'owner' is 2049 characters long") && r.Contains("too-long"));
         Assert.Equal(0, h.Simulator.State.Stats.Requests("data/upsert", status: 400));
