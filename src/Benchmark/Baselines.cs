@@ -42,7 +42,7 @@ public static class Baselines
     /// the ceiling of any design built on MassTransit batch consumers. Time-boxed: on RabbitMQ 3.x its out-of-order
     /// acknowledgements make it slow (see AckOrder in the service).
     /// </summary>
-    public static Task<double> MassTransitBatchConsumeRateAsync(Uri broker, string queue, int count, TimeSpan box, int limit = 100, int concurrency = 200) =>
+    public static Task<double> MassTransitBatchConsumeRateAsync(Uri broker, string queue, int count, TimeSpan box, int limit, int concurrency) =>
         NoOpRateAsync(broker, queue, count, box, (e, counter) => e.Batch<HostProvisioned>(b =>
         {
             b.MessageLimit = limit;

@@ -14,6 +14,8 @@ var quick = args.Contains("--quick");
 var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? "bench/results.md";
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var skipBaselines = args.Contains("--no-baselines");
+// The batch baseline runs with the service's own batch settings.
+var serviceBatch = new FlashdutySync.Messaging.RabbitMqOptions();
 bool Runs(string scenario) => only is null || only == scenario;
 var burstEvents = quick ? 20_000 : 200_000;
 var hosts = quick ? 2_000 : 5_000;
@@ -135,7 +137,7 @@ async Task<(double Raw, double MassTransit, double Batch)> CeilingsAsync(EventSe
 
     q = await FreshQueueAsync("mtbatch");
     await PublishAsync(set);
-    var batch = await Baselines.MassTransitBatchConsumeRateAsync(broker, q, set.Events.Count, timeBox);
+    var batch = await Baselines.MassTransitBatchConsumeRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch.BatchMessageLimit, serviceBatch.BatchConcurrency);
     await DropQueuesAsync(q);
     Console.WriteLine($"  MassTransit Batch<T> consume {batch:0}/s");
     return (raw, mt, batch);
@@ -157,7 +159,7 @@ if (!skipBaselines)
 (rawRate, mtRate, batchRate) = await CeilingsAsync(burst);
 rows.Add($"| raw RabbitMQ.Client consume (broker ceiling) | {burst.Events.Count} | – | – | – | – | {rawRate:0} | – | – |");
 rows.Add($"| MassTransit IConsumer, no work (MassTransit ceiling) | {burst.Events.Count} | – | – | – | – | {mtRate:0} | – | – |");
-rows.Add($"| MassTransit Batch<T> 100 × 200, no work (batch-consumer ceiling; time-boxed {timeBox.TotalSeconds:0} s) | {burst.Events.Count} | – | – | – | – | {batchRate:0} | – | – |");
+rows.Add($"| MassTransit Batch<T> {serviceBatch.BatchMessageLimit} × {serviceBatch.BatchConcurrency}, no work (batch-consumer ceiling; time-boxed {timeBox.TotalSeconds:0} s) | {burst.Events.Count} | – | – | – | – | {batchRate:0} | – | – |");
 var q = "";
 foreach (var (name, run) in new (string, Func<string, Task<(int Events, double Seconds)>>)[]
          {
@@ -246,7 +248,7 @@ if (!skipBaselines)
 {
     report.Append(CultureInfo.InvariantCulture, $"| raw RabbitMQ.Client consume (broker ceiling) | {backlogEvents} | – | – | – | {bRaw:0} | – |\n");
     report.Append(CultureInfo.InvariantCulture, $"| MassTransit IConsumer, no work (MassTransit ceiling) | {backlogEvents} | – | – | – | {bMt:0} | – |\n");
-    report.Append(CultureInfo.InvariantCulture, $"| MassTransit Batch<T> 100 × 200, no work (batch-consumer ceiling; time-boxed {timeBox.TotalSeconds:0} s) | {backlogEvents} | – | – | – | {bBatch:0} | – |\n");
+    report.Append(CultureInfo.InvariantCulture, $"| MassTransit Batch<T> {serviceBatch.BatchMessageLimit} × {serviceBatch.BatchConcurrency}, no work (batch-consumer ceiling; time-boxed {timeBox.TotalSeconds:0} s) | {backlogEvents} | – | – | – | {bBatch:0} | – |\n");
 }
 
 report.Append(CultureInfo.InvariantCulture, $"| **this service** | {backlogEvents} | {bRequests} | {(double)bRequests / bLower:0.##}× | {b429} | {bRate:0} | {bRss:0} MB |\n\n");
