@@ -7,7 +7,7 @@ using InventoryPublisher;
 using RabbitMQ.Client;
 
 // Benchmark: the pipeline against the designs a team would otherwise write, on the same events, in one run.
-// Usage: dotnet run -c Release --project src/Benchmark -- [--quick] [--only burst|light|backlog] [--no-baselines] [--backlog N] [--out bench/results.md]
+// Usage: dotnet run -c Release --project src/Benchmark -- [--quick] [--only burst|light|backlog|window] [--no-baselines] [--backlog N] [--out bench/results.md]
 // SERVICE_X=y in the environment reaches the service as X=y (runtime knobs, options).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
@@ -255,6 +255,33 @@ report.Append(CultureInfo.InvariantCulture, $"| **this service** | {backlogEvent
 
 if (!skipBaselines) report.Append(CultureInfo.InvariantCulture, $"Drain rate against the ceilings measured in the same run: {bRate / bMt:0.00}× MassTransit's plain consumer, {bRate / bBatch:0.00}× MassTransit's batch consumer, {bRate / bRaw:0.00}× raw RabbitMQ.Client.\n\n");
 Console.WriteLine($"  drained in {bSeconds:0.0} s ({backlogEvents / bSeconds:0}/s), {bRequests} requests, peak RSS {bRss:0} MB");
+}
+
+// ---- Window sweep (only with --only window): what the prefetch window buys in requests and costs in memory ----
+if (only == "window")
+{
+var sweepBacklog = args.Contains("--backlog") ? backlogEvents : 300_000;
+var burst = EventSet.Burst(burstEvents, hosts, seed: 1);
+var backlog = EventSet.Burst(sweepBacklog, hosts, seed: 2);
+long Lower(EventSet set) => (long)(Math.Ceiling(set.DistinctKeys("host") / 1000.0) + Math.Ceiling(set.DistinctKeys("service") / 1000.0));
+report.Append(CultureInfo.InvariantCulture, $"## Window sweep: events held unacknowledged while they coalesce (`RabbitMq__BatchConcurrency` × {serviceBatch.BatchMessageLimit})\n\n");
+report.Append(CultureInfo.InvariantCulture, $"Burst: {burst.Events.Count:N0} events over {hosts:N0} hosts published while the service runs (lower bound {Lower(burst)} requests). Backlog: {sweepBacklog:N0} events queued before it starts (lower bound {Lower(backlog)}).\n\n");
+report.Append("| window (events) | burst requests | ÷ lower bound | burst peak RSS | backlog requests | backlog drain events/s | backlog peak RSS |\n|---|---|---|---|---|---|---|\n");
+foreach (var concurrency in new[] { 100, 200, 400, 800 })
+{
+    var extra = new Dictionary<string, string> { ["RabbitMq__BatchConcurrency"] = concurrency.ToString(CultureInfo.InvariantCulture) };
+    var q = await FreshQueueAsync("sweep");
+    var (_, burstRequests, _, burstRss) = await RunPipelineAsync(burst, q, publishFirst: false, extra);
+    await DropQueuesAsync(q);
+    q = await FreshQueueAsync("sweep");
+    var (seconds, backlogRequests, _, backlogRss) = await RunPipelineAsync(backlog, q, publishFirst: true, extra);
+    await DropQueuesAsync(q);
+    var window = concurrency * serviceBatch.BatchMessageLimit;
+    report.Append(CultureInfo.InvariantCulture, $"| {window:N0} | {burstRequests} | {(double)burstRequests / Lower(burst):0.#}× | {burstRss:0} MB | {backlogRequests} | {sweepBacklog / seconds:0} | {backlogRss:0} MB |\n");
+    Console.WriteLine($"  window {window}: burst {burstRequests} requests {burstRss:0} MB; backlog {backlogRequests} requests {sweepBacklog / seconds:0}/s {backlogRss:0} MB");
+}
+
+report.Append('\n');
 }
 
 if (failures.Count > 0) report.Append("## Failures\n\n").AppendJoin('\n', failures.Select(f => "- " + f)).Append('\n');
