@@ -30,11 +30,12 @@ public sealed class RabbitMqOptions
 
     /// <summary>
     /// Batches of one event type in progress at once. Limit × concurrency is how many events the service holds
-    /// unacknowledged while their rows coalesce (the prefetch); more means fewer requests in a burst and more
-    /// memory. Default 400 (20,000 events); range 1–5,000.
+    /// unacknowledged while their rows coalesce (the prefetch): more means fewer requests in a burst and more memory
+    /// (benchmark window sweep, bench/window-sweep.md). Default 100 (5,000 events): ~300 MB peak and ~60 requests for a
+    /// 200,000-event burst over 5,000 hosts; 400 (20,000 events) needs ~30 requests and ~600 MB. Range 1–5,000.
     /// </summary>
     [Range(1, 5000)]
-    public int BatchConcurrency { get; set; } = 400;
+    public int BatchConcurrency { get; set; } = 100;
 
     /// <summary>Use RabbitMQ's single-active-consumer, so that of N replicas exactly one consumes. Default true.</summary>
     public bool SingleActiveConsumer { get; set; } = true;
