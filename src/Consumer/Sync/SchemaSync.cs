@@ -109,15 +109,18 @@ internal sealed partial class SchemaSync
         {
             if (_stopping) return Task.FromResult(KeyOutcome.Released);
             if (!_keys.TryGetValue(key, out var state)) _keys[key] = state = new KeyState(key);
-            var before = state.Labels.ToDictionary();
+            // A key with no row while the schema is at its cap: the event may be refused, and its labels undone.
+            // Merging changes neither, so the copy is taken only then (it was one dictionary per event).
+            var latest = state.Latest;
+            var atCap = latest is null && _projectedRows >= Schema.RowCap;
+            var before = atCap ? state.Labels.ToDictionary() : null;
             var deletedBefore = state.DeletedAt;
             var contributed = Merge(state, e);
 
             var target = TargetOf(state);
-            var latest = state.Latest;
-            if (target is not null && latest is null && _projectedRows >= Schema.RowCap)
+            if (target is not null && atCap)
             {
-                Restore(state, before, deletedBefore);
+                Restore(state, before!, deletedBefore);
                 return Task.FromResult(new KeyOutcome(OutcomeKind.Rejected,
                     $"schema {Schema.SchemaId} is full: it holds its cap of {Schema.RowCap} rows, so new key '{Display(key)}' cannot be added", ErrorCode: "RowCapReached"));
             }
