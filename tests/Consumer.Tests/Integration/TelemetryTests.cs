@@ -92,7 +92,8 @@ public sealed class TelemetryTests(RabbitMqFixture broker)
 
         h.Simulator.State.RemoveKey(SyncHarness.AppKey);
         await h.OwnerChangedAsync("h1", "bob", T0.AddHours(1));
-        await Eventually.UntilAsync(() => logs.Lines.Any(l => l.Contains("401")), TimeSpan.FromSeconds(20), "the 401 to be logged");
+        // The service's own line, not any line with "401" in it: Polly's logs carry durations such as "12.4015ms".
+        await Eventually.UntilAsync(() => logs.Lines.Any(l => l.Contains("refuses the app key (401)")), TimeSpan.FromSeconds(20), "the 401 to be logged");
         h.Simulator.State.SetKey(SyncHarness.AppKey, readOnly: false);
         await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema)["h1"]["owner"] == "bob", TimeSpan.FromSeconds(20), "recovery");
         await h.DrainedAsync(TimeSpan.FromSeconds(10));
