@@ -8,6 +8,8 @@ public static partial class EventTranslator
 {
     public const int MaxValueLength = 2048;
 
+    private static readonly IReadOnlyDictionary<string, string> EmptyLabels = System.Collections.ObjectModel.ReadOnlyDictionary<string, string>.Empty;
+
     [GeneratedRegex("^[a-z][a-z0-9_]{0,39}$")]
     private static partial Regex LabelName();
 
@@ -28,7 +30,7 @@ public static partial class EventTranslator
         if (string.IsNullOrEmpty(host)) throw Invalid(kind, host, eventId, "host", "is required");
         if (occurredAt == default) throw Invalid(kind, host, eventId, "occurredAt", "is required (RFC 3339)");
         var labels = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (label, value) in extra ?? new Dictionary<string, string>())
+        foreach (var (label, value) in extra ?? EmptyLabels)
         {
             if (!LabelName().IsMatch(label)) throw Invalid(kind, host, eventId, $"labels.{label}", "is not a valid label name (^[a-z][a-z0-9_]{0,39}$)");
             if (value is null) throw Invalid(kind, host, eventId, $"labels.{label}", "is null; label values are strings");
