@@ -54,5 +54,8 @@ public sealed class EventSet
     public static Dictionary<string, Dictionary<string, string>> Complete(Dictionary<string, Dictionary<string, (string Value, DateTimeOffset At)>> rows, params string[] labels) =>
         rows.Where(r => labels.All(r.Value.ContainsKey)).ToDictionary(r => r.Key, r => labels.ToDictionary(l => l, l => r.Value[l].Value));
 
+    /// <summary>The fewest requests that can write these events: ceil(distinct keys / 1,000) per schema.</summary>
+    public long LowerBound => (long)(Math.Ceiling(DistinctKeys("host") / 1000.0) + Math.Ceiling(DistinctKeys("service") / 1000.0));
+
     public int DistinctKeys(string schema) => schema == "host" ? Hosts.Count : Services.Count;
 }

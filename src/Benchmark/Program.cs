@@ -148,7 +148,7 @@ if (Runs("burst"))
 {
 Console.WriteLine($"burst: {burstEvents} events over {hosts} hosts");
 var burst = EventSet.Burst(burstEvents, hosts, seed: 1);
-var lowerBound = (long)(Math.Ceiling(burst.DistinctKeys("host") / 1000.0) + Math.Ceiling(burst.DistinctKeys("service") / 1000.0));
+var lowerBound = burst.LowerBound;
 var rows = new List<string>();
 
 var rawRate = double.NaN;
@@ -241,7 +241,7 @@ var (bRaw, bMt, bBatch) = skipBaselines ? (double.NaN, double.NaN, double.NaN) :
 var q = await FreshQueueAsync("backlog");
 var (bSeconds, bRequests, b429, bRss) = await RunPipelineAsync(backlog, q, publishFirst: true);
 await DropQueuesAsync(q);
-var bLower = (long)(Math.Ceiling(backlog.DistinctKeys("host") / 1000.0) + Math.Ceiling(backlog.DistinctKeys("service") / 1000.0));
+var bLower = backlog.LowerBound;
 var bRate = backlogEvents / bSeconds;
 report.Append(CultureInfo.InvariantCulture, $"## 3. Backlog: {backlogEvents:N0} events queued before the service starts\n\nLower bound: {bLower} requests.\n\n| design | events | requests | requests ÷ lower bound | 429s | drain events/s | peak RSS |\n|---|---|---|---|---|---|---|\n");
 if (!skipBaselines)
@@ -263,9 +263,8 @@ if (only == "window")
 var sweepBacklog = args.Contains("--backlog") ? backlogEvents : 300_000;
 var burst = EventSet.Burst(burstEvents, hosts, seed: 1);
 var backlog = EventSet.Burst(sweepBacklog, hosts, seed: 2);
-long Lower(EventSet set) => (long)(Math.Ceiling(set.DistinctKeys("host") / 1000.0) + Math.Ceiling(set.DistinctKeys("service") / 1000.0));
 report.Append(CultureInfo.InvariantCulture, $"## Window sweep: events held unacknowledged while they coalesce (`RabbitMq__BatchConcurrency` × {serviceBatch.BatchMessageLimit})\n\n");
-report.Append(CultureInfo.InvariantCulture, $"Burst: {burst.Events.Count:N0} events over {hosts:N0} hosts published while the service runs (lower bound {Lower(burst)} requests). Backlog: {sweepBacklog:N0} events queued before it starts (lower bound {Lower(backlog)}).\n\n");
+report.Append(CultureInfo.InvariantCulture, $"Burst: {burst.Events.Count:N0} events over {hosts:N0} hosts published while the service runs (lower bound {burst.LowerBound} requests). Backlog: {sweepBacklog:N0} events queued before it starts (lower bound {backlog.LowerBound}).\n\n");
 report.Append("| window (events) | burst requests | ÷ lower bound | burst peak RSS | backlog requests | backlog drain events/s | backlog peak RSS |\n|---|---|---|---|---|---|---|\n");
 foreach (var concurrency in new[] { 100, 200, 400, 800 })
 {
@@ -277,7 +276,7 @@ foreach (var concurrency in new[] { 100, 200, 400, 800 })
     var (seconds, backlogRequests, _, backlogRss) = await RunPipelineAsync(backlog, q, publishFirst: true, extra);
     await DropQueuesAsync(q);
     var window = concurrency * serviceBatch.BatchMessageLimit;
-    report.Append(CultureInfo.InvariantCulture, $"| {window:N0} | {burstRequests} | {(double)burstRequests / Lower(burst):0.#}× | {burstRss:0} MB | {backlogRequests} | {sweepBacklog / seconds:0} | {backlogRss:0} MB |\n");
+    report.Append(CultureInfo.InvariantCulture, $"| {window:N0} | {burstRequests} | {(double)burstRequests / burst.LowerBound:0.#}× | {burstRss:0} MB | {backlogRequests} | {sweepBacklog / seconds:0} | {backlogRss:0} MB |\n");
     Console.WriteLine($"  window {window}: burst {burstRequests} requests {burstRss:0} MB; backlog {backlogRequests} requests {sweepBacklog / seconds:0}/s {backlogRss:0} MB");
 }
 
