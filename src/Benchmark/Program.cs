@@ -121,7 +121,7 @@ async Task<(double Seconds, long Requests, long Throttled, double PeakRss)> RunP
 }
 
 // The broker's and MassTransit's ceilings on the same events: each consumes a fresh queue holding all of them.
-async Task<(double Raw, double MassTransit, double Batch)> CeilingsAsync(EventSet set)
+async Task<(double Raw, double MassTransit, double Batch, double InOrder)> CeilingsAsync(EventSet set)
 {
     var q = await FreshQueueAsync("raw");
     await PublishAsync(set);
@@ -140,7 +140,13 @@ async Task<(double Raw, double MassTransit, double Batch)> CeilingsAsync(EventSe
     var batch = await Baselines.MassTransitBatchConsumeRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch.BatchMessageLimit, serviceBatch.BatchConcurrency);
     await DropQueuesAsync(q);
     Console.WriteLine($"  MassTransit Batch<T> consume {batch:0}/s");
-    return (raw, mt, batch);
+
+    q = await FreshQueueAsync("mtinorder");
+    await PublishAsync(set);
+    var inOrder = await Baselines.MassTransitBatchInOrderRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch.BatchMessageLimit, serviceBatch.BatchConcurrency);
+    await DropQueuesAsync(q);
+    Console.WriteLine($"  MassTransit Batch<T> in delivery order consume {inOrder:0}/s");
+    return (raw, mt, batch, inOrder);
 }
 
 // ---- Scenario 1: burst ----
@@ -154,12 +160,14 @@ var rows = new List<string>();
 var rawRate = double.NaN;
 var mtRate = double.NaN;
 var batchRate = double.NaN;
+var inOrderRate = double.NaN;
 if (!skipBaselines)
 {
-(rawRate, mtRate, batchRate) = await CeilingsAsync(burst);
+(rawRate, mtRate, batchRate, inOrderRate) = await CeilingsAsync(burst);
 rows.Add($"| raw RabbitMQ.Client consume (broker ceiling) | {burst.Events.Count} | – | – | – | – | {rawRate:0} | – | – |");
 rows.Add($"| MassTransit IConsumer, no work (MassTransit ceiling) | {burst.Events.Count} | – | – | – | – | {mtRate:0} | – | – |");
 rows.Add($"| MassTransit Batch<T> {serviceBatch.BatchMessageLimit} × {serviceBatch.BatchConcurrency}, no work (batch-consumer ceiling; time-boxed {timeBox.TotalSeconds:0} s) | {burst.Events.Count} | – | – | – | – | {batchRate:0} | – | – |");
+rows.Add($"| the same, batches returned in delivery order like the service (this design's ceiling) | {burst.Events.Count} | – | – | – | – | {inOrderRate:0} | – | – |");
 var q = "";
 foreach (var (name, run) in new (string, Func<string, Task<(int Events, double Seconds)>>)[]
          {
@@ -190,7 +198,7 @@ report.Append(CultureInfo.InvariantCulture, $"## 1. Burst: {burst.Events.Count:N
 report.Append("| design | events | distinct keys | requests | requests ÷ lower bound | 429s | events/s | latency p50/p99 | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n");
 report.AppendJoin('\n', rows).Append('\n');
 report.Append(CultureInfo.InvariantCulture, $"\nWhile the service ran, the publisher managed {publishRate:0} events/s on this box: the burst reached the service at that rate.\n");
-report.Append(CultureInfo.InvariantCulture, $"\nPipeline ingest against the ceilings measured in the same run: {pipelineRate / mtRate:0.00}× MassTransit's plain consumer, {pipelineRate / batchRate:0.00}× MassTransit's batch consumer, {pipelineRate / rawRate:0.00}× raw RabbitMQ.Client.\n\n");
+report.Append(CultureInfo.InvariantCulture, $"\nPipeline ingest against the ceilings measured in the same run: {pipelineRate / mtRate:0.00}× MassTransit's plain consumer, {pipelineRate / batchRate:0.00}× MassTransit's batch consumer, {pipelineRate / inOrderRate:0.00}× the same in delivery order, {pipelineRate / rawRate:0.00}× raw RabbitMQ.Client.\n\n");
 }
 
 // ---- Scenario 2: light load ----
@@ -237,7 +245,7 @@ if (Runs("backlog"))
 {
 Console.WriteLine($"backlog: {backlogEvents} events queued before the service starts");
 var backlog = EventSet.Burst(backlogEvents, hosts, seed: 2);
-var (bRaw, bMt, bBatch) = skipBaselines ? (double.NaN, double.NaN, double.NaN) : await CeilingsAsync(backlog);
+var (bRaw, bMt, bBatch, bInOrder) = skipBaselines ? (double.NaN, double.NaN, double.NaN, double.NaN) : await CeilingsAsync(backlog);
 var q = await FreshQueueAsync("backlog");
 var (bSeconds, bRequests, b429, bRss) = await RunPipelineAsync(backlog, q, publishFirst: true);
 await DropQueuesAsync(q);
@@ -249,11 +257,12 @@ if (!skipBaselines)
     report.Append(CultureInfo.InvariantCulture, $"| raw RabbitMQ.Client consume (broker ceiling) | {backlogEvents} | – | – | – | {bRaw:0} | – |\n");
     report.Append(CultureInfo.InvariantCulture, $"| MassTransit IConsumer, no work (MassTransit ceiling) | {backlogEvents} | – | – | – | {bMt:0} | – |\n");
     report.Append(CultureInfo.InvariantCulture, $"| MassTransit Batch<T> {serviceBatch.BatchMessageLimit} × {serviceBatch.BatchConcurrency}, no work (batch-consumer ceiling; time-boxed {timeBox.TotalSeconds:0} s) | {backlogEvents} | – | – | – | {bBatch:0} | – |\n");
+    report.Append(CultureInfo.InvariantCulture, $"| the same, batches returned in delivery order like the service (this design's ceiling) | {backlogEvents} | – | – | – | {bInOrder:0} | – |\n");
 }
 
 report.Append(CultureInfo.InvariantCulture, $"| **this service** | {backlogEvents} | {bRequests} | {(double)bRequests / bLower:0.##}× | {b429} | {bRate:0} | {bRss:0} MB |\n\n");
 
-if (!skipBaselines) report.Append(CultureInfo.InvariantCulture, $"Drain rate against the ceilings measured in the same run: {bRate / bMt:0.00}× MassTransit's plain consumer, {bRate / bBatch:0.00}× MassTransit's batch consumer, {bRate / bRaw:0.00}× raw RabbitMQ.Client.\n\n");
+if (!skipBaselines) report.Append(CultureInfo.InvariantCulture, $"Drain rate against the ceilings measured in the same run: {bRate / bMt:0.00}× MassTransit's plain consumer, {bRate / bBatch:0.00}× MassTransit's batch consumer, {bRate / bInOrder:0.00}× the same in delivery order, {bRate / bRaw:0.00}× raw RabbitMQ.Client.\n\n");
 Console.WriteLine($"  drained in {bSeconds:0.0} s ({backlogEvents / bSeconds:0}/s), {bRequests} requests, peak RSS {bRss:0} MB");
 }
 
