@@ -98,6 +98,8 @@ internal sealed partial class SchemaSync
         }
     }
 
+    private static readonly Task<KeyOutcome> ChangesNothing = Task.FromResult(KeyOutcome.Applied);
+
     /// <summary>
     /// Applies one event to its row. Returns null when the event does not feed this schema; otherwise a task that
     /// completes when the row it leads to is confirmed, refused, or found incomplete.
@@ -116,6 +118,9 @@ internal sealed partial class SchemaSync
             var before = atCap ? state.Labels.ToDictionary() : null;
             var deletedBefore = state.DeletedAt;
             var contributed = Merge(state, e);
+            // Every label it carries was already set by a newer event: it changes nothing (most events of a flood
+            // that arrives out of time order; no target row, waiter or superseding to compute).
+            if (contributed.Count == 0) return ChangesNothing;
 
             var target = TargetOf(state);
             if (target is not null && atCap)
@@ -127,12 +132,7 @@ internal sealed partial class SchemaSync
 
             Supersede(state, contributed);
             var waiter = new Waiter(batch, e.OccurredAt, contributed);
-            if (contributed.Count == 0)
-            {
-                // Every label it carries was already set by a newer event: it changes nothing.
-                waiter.Complete(KeyOutcome.Applied);
-            }
-            else if (Rows.Same(target, latest))
+            if (Rows.Same(target, latest))
             {
                 if (state.Pending is { } pending) pending.Waiters.Add(waiter);
                 else if (state.InFlight is { } inFlight) inFlight.Waiters.Add(waiter);
@@ -149,7 +149,7 @@ internal sealed partial class SchemaSync
             }
 
             if (!waiter.Task.IsCompleted) state.Holders.Add(waiter);
-            if (target is null && e.Kind != EventKind.HostDecommissioned && contributed.Count > 0)
+            if (target is null && e.Kind != EventKind.HostDecommissioned)
             {
                 var missing = Schema.AllLabels.Where(l => state.Labels.GetValueOrDefault(l).Value is null).ToList();
                 return Task.FromResult(new KeyOutcome(OutcomeKind.Incomplete,
