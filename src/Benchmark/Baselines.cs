@@ -43,17 +43,17 @@ public static class Baselines
     /// the prefetch they imply): the ceiling of a design built on MassTransit batch consumers as they come. Its
     /// acknowledgements come out of delivery order, which RabbitMQ 3.x makes expensive (see AckOrder in the service).
     /// </summary>
-    public static Task<double> MassTransitBatchConsumeRateAsync(Uri broker, string queue, int count, TimeSpan box, int limit, int concurrency) =>
-        NoOpRateAsync(broker, queue, count, box, (e, counter) => BatchEndpoint(e, limit, concurrency, () => new BatchNoOp(counter)));
+    public static Task<double> MassTransitBatchConsumeRateAsync(Uri broker, string queue, int count, TimeSpan box, RabbitMqOptions batch) =>
+        NoOpRateAsync(broker, queue, count, box, (e, counter) => BatchEndpoint(e, batch, () => new BatchNoOp(counter)));
 
     /// <summary>
     /// The same no-op Batch&lt;T&gt; consumer returning its batches in delivery order, as the service does (its
     /// AckOrder): the ceiling of the service's own design, before any coalescing or writing.
     /// </summary>
-    public static Task<double> MassTransitBatchInOrderRateAsync(Uri broker, string queue, int count, TimeSpan box, int limit, int concurrency)
+    public static Task<double> MassTransitBatchInOrderRateAsync(Uri broker, string queue, int count, TimeSpan box, RabbitMqOptions batch)
     {
         var order = new AckOrder(TimeProvider.System);
-        return NoOpRateAsync(broker, queue, count, box, (e, counter) => BatchEndpoint(e, limit, concurrency, () => new BatchNoOpInOrder(counter, order)), order);
+        return NoOpRateAsync(broker, queue, count, box, (e, counter) => BatchEndpoint(e, batch, () => new BatchNoOpInOrder(counter, order)), order);
     }
 
     /// <summary>
@@ -61,15 +61,15 @@ public static class Baselines
     /// prefetch to limit × concurrency, while <c>e.Batch</c> leaves it at its default of a few messages (batches then
     /// close on their time limit nearly empty: ~1.3k events/s with both CPUs idle, measured).
     /// </summary>
-    private static void BatchEndpoint<TConsumer>(IRabbitMqReceiveEndpointConfigurator e, int limit, int concurrency, Func<TConsumer> consumer)
+    private static void BatchEndpoint<TConsumer>(IRabbitMqReceiveEndpointConfigurator e, RabbitMqOptions batch, Func<TConsumer> consumer)
         where TConsumer : class, IConsumer<Batch<HostProvisioned>>
     {
-        e.PrefetchCount = limit * concurrency;
+        e.PrefetchCount = batch.BatchMessageLimit * batch.BatchConcurrency;
         e.Batch<HostProvisioned>(b =>
         {
-            b.MessageLimit = limit;
-            b.ConcurrencyLimit = concurrency;
-            b.TimeLimit = TimeSpan.FromMilliseconds(10);
+            b.MessageLimit = batch.BatchMessageLimit;
+            b.ConcurrencyLimit = batch.BatchConcurrency;
+            b.TimeLimit = batch.BatchTimeLimit;
             b.Consumer(consumer);
         });
     }

@@ -35,7 +35,7 @@ public static class BenchSetup
     {
         ArgumentNullException.ThrowIfNull(connection);
         await using var channel = await connection.CreateChannelAsync();
-        foreach (var q in new[] { queue, queue + "_error", queue + "_wait", queue + "_budget", queue + "_stamps" })
+        foreach (var q in new FlashdutySync.Messaging.RabbitMqOptions { QueueName = queue }.Queues)
         {
             try
             {

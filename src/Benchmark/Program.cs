@@ -137,13 +137,13 @@ async Task<(double Raw, double MassTransit, double Batch, double InOrder)> Ceili
 
     q = await FreshQueueAsync("mtbatch");
     await PublishAsync(set);
-    var batch = await Baselines.MassTransitBatchConsumeRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch.BatchMessageLimit, serviceBatch.BatchConcurrency);
+    var batch = await Baselines.MassTransitBatchConsumeRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch);
     await DropQueuesAsync(q);
     Console.WriteLine($"  MassTransit Batch<T> consume {batch:0}/s");
 
     q = await FreshQueueAsync("mtinorder");
     await PublishAsync(set);
-    var inOrder = await Baselines.MassTransitBatchInOrderRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch.BatchMessageLimit, serviceBatch.BatchConcurrency);
+    var inOrder = await Baselines.MassTransitBatchInOrderRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch);
     await DropQueuesAsync(q);
     Console.WriteLine($"  MassTransit Batch<T> in delivery order consume {inOrder:0}/s");
     return (raw, mt, batch, inOrder);

@@ -18,7 +18,7 @@ public sealed class BudgetLedger(IOptions<RabbitMqOptions> rabbit, IOptions<Flas
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync budget", (channel, token) =>
-        channel.QueueDeclareAsync(rabbit.Value.QueueName + "_budget", durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
+        channel.QueueDeclareAsync(rabbit.Value.BudgetQueue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
         {
             ["x-max-length"] = 1,
             ["x-overflow"] = "drop-head",
@@ -26,7 +26,7 @@ public sealed class BudgetLedger(IOptions<RabbitMqOptions> rabbit, IOptions<Flas
     private int _activated;
     private DateTimeOffset _lastRecorded;
 
-    private string Queue => rabbit.Value.QueueName + "_budget";
+    private string Queue => rabbit.Value.BudgetQueue;
 
     /// <summary>Called on the first delivery this process gets: it has just become the active consumer.</summary>
     public void Activate()

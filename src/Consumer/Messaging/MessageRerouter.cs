@@ -12,10 +12,11 @@ namespace FlashdutySync.Messaging;
 /// </summary>
 public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync) : IAsyncDisposable
 {
-    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync reroute");
     public const string ReasonHeader = "MT-Fault-Message";
     public const string FirstParkedHeader = "x-sync-first-parked";
     public const string ReasonCodeHeader = "x-sync-reason-code";
+
+    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync reroute");
 
     /// <summary>Declares the error and wait queues.</summary>
     public async Task EnsureQueuesAsync(CancellationToken ct)

@@ -42,4 +42,9 @@ public sealed class RabbitMqOptions
 
     public string ErrorQueue => QueueName + "_error";
     public string WaitQueue => QueueName + "_wait";
+    public string BudgetQueue => QueueName + "_budget";
+    public string StampsQueue => QueueName + "_stamps";
+
+    /// <summary>The service's queue and every queue it keeps beside it.</summary>
+    public IReadOnlyList<string> Queues => [QueueName, ErrorQueue, WaitQueue, BudgetQueue, StampsQueue];
 }

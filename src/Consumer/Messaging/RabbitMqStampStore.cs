@@ -24,10 +24,10 @@ public sealed class RabbitMqStampStore(IOptions<RabbitMqOptions> rabbit, ILogger
     private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
     private readonly SemaphoreSlim _compacting = new(1, 1);
     private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync stamps", (channel, ct) =>
-        channel.QueueDeclareAsync(rabbit.Value.QueueName + "_stamps", durable: true, exclusive: false, autoDelete: false, cancellationToken: ct));
+        channel.QueueDeclareAsync(rabbit.Value.StampsQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct));
     private int _appended;
 
-    public string Queue => rabbit.Value.QueueName + "_stamps";
+    public string Queue => rabbit.Value.StampsQueue;
 
     public async Task<IReadOnlyDictionary<string, Dictionary<string, RowStamps>>> LoadAsync(CancellationToken ct) => await CompactAsync(ct);
 

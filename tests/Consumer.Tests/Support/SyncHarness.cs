@@ -202,7 +202,7 @@ public sealed class SyncHarness : IAsyncDisposable
         foreach (var app in _services.ToList()) await StopServiceAsync(app);
         if (_channel is not null)
         {
-            foreach (var queue in new[] { Queue, ErrorQueue, WaitQueue, Queue + "_budget", Queue + "_stamps" })
+            foreach (var queue in new FlashdutySync.Messaging.RabbitMqOptions { QueueName = Queue }.Queues)
             {
                 try
                 {
