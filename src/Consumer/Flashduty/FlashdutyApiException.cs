@@ -13,12 +13,9 @@ public sealed class FlashdutyApiException(string endpoint, int status, string? c
     public string ErrorMessage { get; } = message;
     public string? RequestId { get; } = requestId;
 
-    /// <summary>The request itself is wrong: retrying the same body can never succeed.</summary>
-    public bool IsInvalidParameter => Status == 400 && Code is "InvalidParameter" or null;
-
-    /// <summary>The key is refused (401) or lacks the permission (403): nothing will succeed until an operator acts.</summary>
-    public bool IsAuthFailure => Status is 401 or 403;
+    /// <summary>What the failure means, by code first and status second (see <see cref="FlashdutyErrors"/>).</summary>
+    public FlashdutyErrorKind Kind { get; } = FlashdutyErrors.Classify(status, code);
 
     /// <summary>Worth trying again later: throttling, server errors, no answer.</summary>
-    public bool IsTransient => Status is 0 or 408 or 429 or >= 500;
+    public bool IsTransient => FlashdutyErrors.IsRetryable(Kind);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using FlashdutySync.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -50,10 +51,15 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
 
             var status = (int)response.StatusCode;
             call.LastRequestId = response.Headers.TryGetValues("Flashcat-Request-Id", out var ids) ? ids.FirstOrDefault() : null;
+            // The code decides whether a failure is retried (FlashdutyErrors), so it is read here, once per attempt.
+            call.LastErrorCode = null;
+            if (!response.IsSuccessStatusCode) (call.LastErrorCode, call.LastRequestId) = await ReadErrorAsync(response, call.LastRequestId, timeout.Token).ConfigureAwait(false);
             activity?.SetTag(SyncTelemetry.Tags.HttpStatus, status);
             if (call.LastRequestId is not null) activity?.SetTag(SyncTelemetry.Tags.RequestId, call.LastRequestId);
+            if (call.LastErrorCode is not null) activity?.SetTag(SyncTelemetry.Tags.ErrorCode, call.LastErrorCode);
             if (status >= 400) activity?.SetStatus(ActivityStatusCode.Error, $"HTTP {status}");
-            if (status == 429) metrics.Throttled.Add(1, new KeyValuePair<string, object?>("endpoint", call.Operation));
+            if (!response.IsSuccessStatusCode && FlashdutyErrors.Classify(status, call.LastErrorCode) == FlashdutyErrorKind.Throttled)
+                metrics.Throttled.Add(1, new KeyValuePair<string, object?>("endpoint", call.Operation));
             metrics.Requests.Add(1, new("endpoint", call.Operation), new("status", status));
             return response;
         }
@@ -69,6 +75,36 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
             request.RequestUri = keyless;
         }
     }
+
+    /// <summary>The error envelope's code and request id; a body that is not one (a proxy's page) gives no code.</summary>
+    private static async Task<(string? Code, string? RequestId)> ReadErrorAsync(HttpResponseMessage response, string? requestId, CancellationToken ct)
+    {
+        try
+        {
+            await response.Content.LoadIntoBufferAsync(ct).ConfigureAwait(false);
+            using var json = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false), cancellationToken: ct).ConfigureAwait(false);
+            var root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return (null, requestId);
+            if (requestId is null && root.TryGetProperty("request_id", out var id) && id.ValueKind == JsonValueKind.String) requestId = id.GetString();
+            return root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("code", out var code) &&
+                   code.ValueKind == JsonValueKind.String
+                ? (code.GetString(), requestId)
+                : (null, requestId);
+        }
+        catch (JsonException)
+        {
+            return (null, requestId);
+        }
+    }
+
+    /// <summary>For the retry pipeline: whether a failed answer is worth another attempt, by its code first.</summary>
+    internal static bool IsRetryable(HttpResponseMessage response)
+    {
+        if (response.IsSuccessStatusCode) return false;
+        string? code = null;
+        if (response.RequestMessage?.Options.TryGetValue(Call, out var call) == true) code = call.LastErrorCode;
+        return FlashdutyErrors.IsRetryable(FlashdutyErrors.Classify((int)response.StatusCode, code));
+    }
 }
 
 /// <summary>What one logical call carries through its attempts.</summary>
@@ -80,4 +116,7 @@ internal sealed class CallInfo(string operation, string? schemaId, int items, IR
     public IReadOnlyList<ActivityLink> Links { get; } = links;
     public int Attempts { get; set; }
     public string? LastRequestId { get; set; }
+
+    /// <summary>The <c>error.code</c> of the last attempt's answer, when it failed.</summary>
+    public string? LastErrorCode { get; set; }
 }

@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CsvHelper;
 
 namespace FlashdutySync.Flashduty;
 
@@ -14,53 +12,81 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
     /// <summary>The schema's labels, or null when Flashduty says it does not exist.</summary>
     public async Task<SchemaInfo?> GetSchemaInfoAsync(string schemaId, CancellationToken ct)
     {
-        var (data, _) = await PostAsync("schema/info", "schema_info", new { schema_id = schemaId }, schemaId, 0, [], ct);
+        var (data, _) = await PostJsonAsync("schema/info", "schema_info", new { schema_id = schemaId }, schemaId, 0, [], ct);
         return data is null || data.GetValueKind() == JsonValueKind.Null ? null : data.Deserialize<SchemaInfo>(SnakeCase);
     }
 
-    /// <summary>Every row of the schema (up to 10,000), as label → value.</summary>
-    public async Task<IReadOnlyList<Dictionary<string, string>>> DownloadAsync(string schemaId, CancellationToken ct)
+    /// <summary>
+    /// Every row of the schema, as label → value, whatever shape the answer takes (see <see cref="DownloadParser"/>).
+    /// An empty answer is taken for an empty schema only once <c>data/list</c> agrees.
+    /// </summary>
+    public async Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct)
     {
-        var (data, _) = await PostAsync("data/download", "download", new { schema_id = schemaId }, schemaId, 0, [], ct);
-        var text = data?.GetValue<string>() ?? "";
-        using var reader = new CsvReader(new StringReader(text), CultureInfo.InvariantCulture);
-        var rows = new List<Dictionary<string, string>>();
-        if (!await reader.ReadAsync() || !reader.ReadHeader()) return rows;
-        var header = reader.HeaderRecord ?? [];
-        while (await reader.ReadAsync())
-        {
-            var row = new Dictionary<string, string>(header.Length, StringComparer.Ordinal);
-            for (var i = 0; i < header.Length; i++) row[header[i]] = reader.GetField(i) ?? "";
-            rows.Add(row);
-        }
-
-        return rows;
+        var (body, contentType, _) = await PostAsync("data/download", "download", new { schema_id = schemaId }, schemaId, 0, [], ct);
+        if (DownloadParser.Parse(body, contentType, labels) is { } rows) return rows;
+        var page = await ListAsync(schemaId, null, 1, 1, ct);
+        return page.Total == 0 && page.Items.Count == 0
+            ? new SchemaRows([], "an empty answer (data/list confirms: no rows)")
+            : throw new DownloadFormatException($"data/download answered an empty body ({contentType ?? "no content type"}) while data/list finds {page.Total} rows");
     }
 
-    /// <summary>Upserts rows; returns Flashduty's keys in the order of the docs, and the request id.</summary>
+    /// <summary>Upserts rows; returns Flashduty's <c>data.keys</c> as given (their order is not documented) and the request id.</summary>
     public async Task<(IReadOnlyList<string> Keys, string? RequestId)> UpsertAsync(string schemaId, IReadOnlyList<IReadOnlyDictionary<string, string>> docs,
         IReadOnlyList<ActivityLink> links, CancellationToken ct)
     {
-        var (data, requestId) = await PostAsync("data/upsert", "upsert", new { schema_id = schemaId, docs }, schemaId, docs.Count, links, ct);
-        var keys = data?["keys"]?.AsArray().Select(k => k?.GetValue<string>() ?? "").ToList() ?? [];
+        var (data, requestId) = await PostJsonAsync("data/upsert", "upsert", new { schema_id = schemaId, docs }, schemaId, docs.Count, links, ct);
+        var keys = data?["keys"] is JsonArray array ? array.Select(k => k?.GetValueKind() == JsonValueKind.String ? k.GetValue<string>() : "").ToList() : [];
         return (keys, requestId);
     }
 
     /// <summary>Deletes rows by key (at most 100 a call); returns the request id.</summary>
     public async Task<string?> DeleteAsync(string schemaId, IReadOnlyList<string> keys, IReadOnlyList<ActivityLink> links, CancellationToken ct)
     {
-        var (_, requestId) = await PostAsync("data/delete", "delete", new { schema_id = schemaId, keys }, schemaId, keys.Count, links, ct);
+        var (_, requestId) = await PostJsonAsync("data/delete", "delete", new { schema_id = schemaId, keys }, schemaId, keys.Count, links, ct);
         return requestId;
     }
 
     /// <summary>Finds the key Flashduty gave the row with these source values, or null.</summary>
     public async Task<string?> FindKeyAsync(string schemaId, IReadOnlyDictionary<string, string> sourceValues, CancellationToken ct)
     {
-        var (data, _) = await PostAsync("data/list", "list", new { schema_id = schemaId, query = sourceValues, p = 1, limit = 1 }, schemaId, 0, [], ct);
-        return data?["items"]?.AsArray().FirstOrDefault()?["key"]?.GetValue<string>();
+        var page = await ListAsync(schemaId, sourceValues, 1, 1, ct);
+        return page.Items.FirstOrDefault()?.Key;
     }
 
-    private async Task<(JsonNode? Data, string? RequestId)> PostAsync(string path, string operation, object body, string? schemaId, int items,
+    /// <summary>One page of <c>data/list</c> (newest first by creation).</summary>
+    public async Task<RowPage> ListAsync(string schemaId, IReadOnlyDictionary<string, string>? query, int page, int limit, CancellationToken ct)
+    {
+        object body = query is null
+            ? new { schema_id = schemaId, orderby = "created_at", p = page, limit }
+            : new { schema_id = schemaId, query, orderby = "created_at", p = page, limit };
+        var (data, _) = await PostJsonAsync("data/list", "list", body, schemaId, 0, [], ct);
+        var items = (data?["items"] as JsonArray ?? []).Select(item => new ListedRow(
+                item?["key"]?.GetValueKind() == JsonValueKind.String ? item["key"]!.GetValue<string>() : "",
+                (item?["fields"] as JsonObject ?? []).Where(f => f.Value?.GetValueKind() == JsonValueKind.String)
+                    .ToDictionary(f => f.Key, f => f.Value!.GetValue<string>(), StringComparer.Ordinal)))
+            .ToList();
+        var total = data?["total"]?.GetValueKind() == JsonValueKind.Number ? data["total"]!.GetValue<long>() : items.Count;
+        var more = data?["has_next_page"]?.GetValueKind() == JsonValueKind.True;
+        return new RowPage(items, total, more);
+    }
+
+    private async Task<(JsonNode? Data, string? RequestId)> PostJsonAsync(string path, string operation, object body, string? schemaId, int items,
+        IReadOnlyList<ActivityLink> links, CancellationToken ct)
+    {
+        var (bytes, _, requestId) = await PostAsync(path, operation, body, schemaId, items, links, ct);
+        try
+        {
+            var root = JsonNode.Parse(bytes);
+            return (root?["data"], root?["request_id"]?.GetValueKind() == JsonValueKind.String ? root["request_id"]!.GetValue<string>() : requestId);
+        }
+        catch (JsonException)
+        {
+            throw new FlashdutyApiException(path, 200, null, $"answered {bytes.Length} bytes that are not JSON", requestId);
+        }
+    }
+
+    /// <summary>Sends one call; a failure (by code, whatever the status) becomes a <see cref="FlashdutyApiException"/>.</summary>
+    private async Task<(byte[] Body, string? ContentType, string? RequestId)> PostAsync(string path, string operation, object body, string? schemaId, int items,
         IReadOnlyList<ActivityLink> links, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "enrichment/mapping/" + path)
@@ -81,29 +107,43 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
 
         using (response)
         {
-            JsonNode? root = null;
-            try
-            {
-                root = await response.Content.ReadFromJsonAsync<JsonNode>(ct).ConfigureAwait(false);
-            }
-            catch (JsonException)
-            {
-                // a proxy's HTML error page, say: the status decides below
-            }
-
-            var requestId = root?["request_id"]?.GetValue<string>() ?? call.LastRequestId;
+            var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+            var contentType = response.Content.Headers.ContentType?.ToString();
             var status = (int)response.StatusCode;
-            if (status is >= 200 and < 300 && root?["error"] is null)
-            {
-                return (root?["data"], requestId);
-            }
+            var (code, message, requestId) = ErrorOf(bytes, call.LastRequestId);
+            // The code is authoritative: an error envelope is a failure even under a 2xx.
+            if (status is >= 200 and < 300 && code is null) return (bytes, contentType, requestId);
+            throw new FlashdutyApiException(path, status, code, message ?? response.ReasonPhrase ?? "no error message", requestId);
+        }
+    }
 
-            var error = root?["error"];
-            throw new FlashdutyApiException(path, status, error?["code"]?.GetValue<string>(),
-                error?["message"]?.GetValue<string>() ?? response.ReasonPhrase ?? "no error message", requestId);
+    /// <summary>The error envelope's code, message and request id, if the body is one.</summary>
+    private static (string? Code, string? Message, string? RequestId) ErrorOf(byte[] body, string? requestId)
+    {
+        var start = Array.FindIndex(body, b => b is not ((byte)' ' or (byte)'\r' or (byte)'\n' or (byte)'\t'));
+        if (start < 0 || body[start] != (byte)'{') return (null, null, requestId);
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            var root = json.RootElement;
+            if (root.TryGetProperty("request_id", out var id) && id.ValueKind == JsonValueKind.String) requestId = id.GetString();
+            if (!root.TryGetProperty("error", out var error) || error.ValueKind != JsonValueKind.Object) return (null, null, requestId);
+            var code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : "";
+            var message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+            return (code, message, requestId);
+        }
+        catch (JsonException)
+        {
+            return (null, null, requestId);
         }
     }
 }
 
 /// <summary>What <c>schema/info</c> says of a schema.</summary>
 public sealed record SchemaInfo(string SchemaId, string SchemaName, IReadOnlyList<string> SourceLabels, IReadOnlyList<string> ResultLabels);
+
+/// <summary>One row of <c>data/list</c>: Flashduty's key and the labels.</summary>
+public sealed record ListedRow(string Key, IReadOnlyDictionary<string, string> Fields);
+
+/// <summary>One page of <c>data/list</c>; <see cref="Total"/> is exact only below 1,000.</summary>
+public sealed record RowPage(IReadOnlyList<ListedRow> Items, long Total, bool HasNextPage);

@@ -53,7 +53,7 @@ public static class FlashdutyExtensions
                     ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
                     {
                         { Exception: HttpRequestException or TimeoutException } => true,
-                        { Result: { } response } => (int)response.StatusCode is 408 or 429 or >= 500,
+                        { Result: { } response } => FlashdutyAttemptHandler.IsRetryable(response),
                         _ => false,
                     }),
                 });

@@ -7,7 +7,8 @@ public interface IMappingApi
 {
     Task<SchemaInfo?> GetSchemaInfoAsync(string schemaId, CancellationToken ct);
 
-    Task<IReadOnlyList<Dictionary<string, string>>> DownloadAsync(string schemaId, CancellationToken ct);
+    /// <summary>Every row of the schema; <see cref="DownloadFormatException"/> when the answer is in no known shape.</summary>
+    Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct);
 
     Task<(IReadOnlyList<string> Keys, string? RequestId)> UpsertAsync(string schemaId, IReadOnlyList<IReadOnlyDictionary<string, string>> docs,
         IReadOnlyList<ActivityLink> links, CancellationToken ct);
@@ -15,4 +16,6 @@ public interface IMappingApi
     Task<string?> DeleteAsync(string schemaId, IReadOnlyList<string> keys, IReadOnlyList<ActivityLink> links, CancellationToken ct);
 
     Task<string?> FindKeyAsync(string schemaId, IReadOnlyDictionary<string, string> sourceValues, CancellationToken ct);
+
+    Task<RowPage> ListAsync(string schemaId, IReadOnlyDictionary<string, string>? query, int page, int limit, CancellationToken ct);
 }

@@ -3,8 +3,14 @@ namespace FlashdutySync.Sync;
 
 public static partial class Log
 {
-    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Schema {SchemaId} loaded: {Rows} rows, source labels {SourceLabels}, result labels {ResultLabels}")]
-    public static partial void SchemaLoaded(ILogger logger, string schemaId, int rows, string sourceLabels, string resultLabels);
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Schema {SchemaId} loaded: {Rows} rows ({Format}), source labels {SourceLabels}, result labels {ResultLabels}")]
+    public static partial void SchemaLoaded(ILogger logger, string schemaId, int rows, string format, string sourceLabels, string resultLabels);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Error, Message = "Schema {SchemaId} could not be loaded: {Problem}. It writes nothing and its events wait in RabbitMQ (not ready); trying again every {Interval}")]
+    public static partial void LoadFailed(ILogger logger, string schemaId, string problem, TimeSpan interval);
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Schema {SchemaId}: data/upsert answered {Keys} keys for {Docs} docs that do not prove which key is whose (first: {Sample}; request_id {RequestId}); keys are learnt with data/list when rows are deleted")]
+    public static partial void KeysDoNotFit(ILogger logger, string schemaId, int keys, int docs, string sample, string? requestId);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Writes to schema {SchemaId} failed ({Endpoint}: HTTP {Status} {Code}, request_id {RequestId}); the rows are kept and tried again in {Delay}")]
     public static partial void WriteFailed(ILogger logger, string schemaId, string endpoint, int status, string? code, string? requestId, TimeSpan delay);

@@ -6,24 +6,27 @@ using Microsoft.Extensions.Options;
 namespace FlashdutySync.Sync;
 
 /// <summary>
-/// All configured schemas. Starts before the bus: it reads every schema's labels and rows, and refuses to start
-/// when one does not exist. Then runs one single-flight writer per schema.
+/// All configured schemas. Starts before the bus: it reads every schema's labels and rows. A schema that cannot be
+/// read (gone, key refused, a download in no known shape) writes nothing, keeps its events waiting, makes the
+/// service not ready and is read again every <see cref="SyncOptions.ProbeInterval"/>; the other schemas go on.
+/// Then runs one single-flight writer per schema.
 /// </summary>
 public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> flashduty, IOptions<SyncOptions> sync, InflowTracker inflow, IStampStore stamps,
     SyncMetrics metrics, ILogger<MappingEngine> logger, TimeProvider time) : IHostedService
 {
-    private readonly List<SchemaSync> _schemas = [];
+    private readonly List<SchemaSlot> _slots = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _writers = [];
 
-    /// <summary>True once every schema is loaded.</summary>
+    /// <summary>True once every schema was tried once.</summary>
     public bool Loaded { get; private set; }
 
-    internal IReadOnlyList<SchemaSync> Schemas => _schemas;
+    internal IReadOnlyList<SchemaSync> Schemas => _slots.Select(s => s.Sync).OfType<SchemaSync>().ToList();
 
     /// <summary>Why the engine is not ready, or null when it is.</summary>
     public string? NotReadyReason =>
-        !Loaded ? "schemas are not loaded yet" : _schemas.Select(s => s.PausedReason is { } r ? $"schema {s.Schema.SchemaId}: {r}" : null).FirstOrDefault(r => r is not null);
+        !Loaded ? "schemas are not loaded yet" : _slots.Select(s => s.LoadProblem is { } p ? $"schema {s.SchemaId} is not loaded: {p}"
+            : s.Sync?.PausedReason is { } r ? $"schema {s.SchemaId}: {r}" : null).FirstOrDefault(r => r is not null);
 
     private readonly object _refreshLock = new();
     private Task? _refresh;
@@ -48,7 +51,12 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         try
         {
             var saved = await stamps.LoadAsync(ct);
-            foreach (var schema in _schemas) await LoadRowsAsync(schema, saved, ct);
+            foreach (var schema in Schemas)
+            {
+                var rows = await api.DownloadAsync(schema.Schema.SchemaId, schema.Schema.AllLabels.ToList(), ct);
+                schema.Reload(rows.Rows, saved.GetValueOrDefault(schema.Schema.SchemaId));
+                LogLoaded(schema.Schema, rows);
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -56,35 +64,75 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         }
     }
 
-    /// <summary>Downloads the schema's rows and takes them, with the saved stamps, as what Flashduty holds.</summary>
-    private async Task LoadRowsAsync(SchemaSync schema, IReadOnlyDictionary<string, Dictionary<string, RowStamps>> saved, CancellationToken ct)
-    {
-        var id = schema.Schema.SchemaId;
-        var rows = await api.DownloadAsync(id, ct);
-        schema.Reload(rows, saved.GetValueOrDefault(id));
-        Log.SchemaLoaded(logger, id, rows.Count, string.Join(",", schema.Schema.SourceLabels), string.Join(",", schema.Schema.ResultLabels));
-    }
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var options = flashduty.Value;
         var saved = await stamps.LoadAsync(cancellationToken);
-        foreach (var schemaId in options.SchemaIds)
+        foreach (var schemaId in flashduty.Value.SchemaIds)
         {
-            var info = await api.GetSchemaInfoAsync(schemaId, cancellationToken)
-                       ?? throw new InvalidOperationException($"Flashduty has no mapping schema {schemaId} (configured in Flashduty:SchemaIds); create it or fix the id");
-            var cap = options.RowCaps.GetValueOrDefault(schemaId, options.DefaultRowCap);
-            var schema = new SchemaDefinition(schemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
-            var state = new SchemaSync(schema, api, sync.Value, inflow, stamps, metrics, logger, time);
-            await LoadRowsAsync(state, saved, cancellationToken);
-            _schemas.Add(state);
+            var slot = new SchemaSlot(schemaId);
+            _slots.Add(slot);
+            if (!await TryLoadAsync(slot, saved, cancellationToken)) _writers.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
         }
 
-        metrics.ObserveSchemas(() => _schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
-        foreach (var schema in _schemas) _writers.Add(RunWriterAsync(schema));
+        metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
         _loadedAt = time.GetTimestamp();
         Loaded = true;
     }
+
+    /// <summary>Reads the schema's labels and rows; on success starts its writer. False, logged, when it cannot.</summary>
+    private async Task<bool> TryLoadAsync(SchemaSlot slot, IReadOnlyDictionary<string, Dictionary<string, RowStamps>>? saved, CancellationToken ct)
+    {
+        var options = flashduty.Value;
+        try
+        {
+            var info = await api.GetSchemaInfoAsync(slot.SchemaId, ct);
+            if (info is null)
+            {
+                return NotLoaded(slot, $"Flashduty has no mapping schema {slot.SchemaId} (configured in Flashduty:SchemaIds): create it or fix the id");
+            }
+
+            var cap = options.RowCaps.GetValueOrDefault(slot.SchemaId, options.DefaultRowCap);
+            var schema = new SchemaDefinition(slot.SchemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
+            var rows = await api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), ct);
+            saved ??= await stamps.LoadAsync(ct);
+            var state = new SchemaSync(schema, api, sync.Value, inflow, stamps, metrics, logger, time);
+            state.Load(rows.Rows, saved.GetValueOrDefault(slot.SchemaId));
+            LogLoaded(schema, rows);
+            slot.Loaded(state);
+            lock (_writers) _writers.Add(RunWriterAsync(state));
+            return true;
+        }
+        catch (FlashdutyApiException ex)
+        {
+            return NotLoaded(slot, FlashdutyErrors.OperatorAction(ex.Kind, ex.Code) is { } action ? $"{action} (request_id {ex.RequestId})" : ex.Message);
+        }
+        catch (DownloadFormatException ex)
+        {
+            return NotLoaded(slot, ex.Message);
+        }
+    }
+
+    private bool NotLoaded(SchemaSlot slot, string problem)
+    {
+        if (slot.LoadProblem != problem) Log.LoadFailed(logger, slot.SchemaId, problem, sync.Value.ProbeInterval);
+        slot.LoadProblem = problem;
+        return false;
+    }
+
+    private async Task KeepLoadingAsync(SchemaSlot slot, CancellationToken ct)
+    {
+        try
+        {
+            do await Task.Delay(sync.Value.ProbeInterval, time, ct);
+            while (!await TryLoadAsync(slot, null, ct));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void LogLoaded(SchemaDefinition schema, SchemaRows rows) =>
+        Log.SchemaLoaded(logger, schema.SchemaId, rows.Rows.Count, rows.Format, string.Join(",", schema.SourceLabels), string.Join(",", schema.ResultLabels));
 
     private async Task RunWriterAsync(SchemaSync schema)
     {
@@ -100,21 +148,27 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
     /// <summary>Applies an event to every schema it feeds. Each task completes when its row is settled.</summary>
     public IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Apply(InventoryEvent e, ActivityContext batch)
     {
-        var outcomes = new List<(string, Task<KeyOutcome>)>(_schemas.Count);
-        foreach (var schema in _schemas)
+        var outcomes = new List<(string, Task<KeyOutcome>)>(_slots.Count);
+        foreach (var slot in _slots)
         {
-            if (schema.Apply(e, batch) is { } outcome) outcomes.Add((schema.Schema.SchemaId, outcome));
+            if (slot.Apply(e, batch) is { } outcome) outcomes.Add((slot.SchemaId, outcome));
         }
 
         return outcomes;
     }
 
     /// <summary>Finishes the writes in flight, starts no other, and gives unsettled events back (see <see cref="SchemaSync.QuiesceAsync"/>).</summary>
-    public Task QuiesceAsync(CancellationToken cancellationToken) => Task.WhenAll(_schemas.Select(s => s.QuiesceAsync(cancellationToken)));
+    public Task QuiesceAsync(CancellationToken cancellationToken)
+    {
+        foreach (var slot in _slots) slot.Release();
+        return Task.WhenAll(Schemas.Select(s => s.QuiesceAsync(cancellationToken)));
+    }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        await Task.WhenAll(_writers).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Task[] writers;
+        lock (_writers) writers = [.. _writers];
+        await Task.WhenAll(writers).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 }

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using FlashdutySync.Flashduty;
-
 namespace FlashdutySync.Sync;
 
 internal sealed partial class SchemaSync
@@ -27,7 +24,7 @@ internal sealed partial class SchemaSync
                 bool fine;
                 try
                 {
-                    fine = upsert ? await UpsertAsync(batch, ct).ConfigureAwait(false) : await DeleteAsync(batch, ct).ConfigureAwait(false);
+                    fine = await WriteAsync(batch, upsert, ct).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -117,96 +114,6 @@ internal sealed partial class SchemaSync
         }
     }
 
-    private async Task<bool> UpsertAsync(List<KeyState> batch, CancellationToken ct)
-    {
-        var docs = batch.Select(k => k.InFlight!.Target!).ToList();
-        try
-        {
-            var (keys, requestId) = await _api.UpsertAsync(Schema.SchemaId, docs, Links(batch), ct).ConfigureAwait(false);
-            await SaveStampsAsync(batch, ct).ConfigureAwait(false);
-            Succeeded(batch, keys, requestId);
-            _metrics.RowsSent.Add(batch.Count, new KeyValuePair<string, object?>("operation", "upsert"));
-            return true;
-        }
-        catch (FlashdutyApiException ex) when (ex.IsInvalidParameter)
-        {
-            return await IsolateAsync(batch, ex, UpsertAsync, ct).ConfigureAwait(false);
-        }
-        catch (FlashdutyApiException ex)
-        {
-            return Failed(batch, ex);
-        }
-    }
-
-    private async Task<bool> DeleteAsync(List<KeyState> batch, CancellationToken ct)
-    {
-        try
-        {
-            var keys = new List<string>(batch.Count);
-            foreach (var state in batch)
-            {
-                state.RemoteKey ??= Schema.SourceLabels.Count == 1 ? state.Key : await FindKeyAsync(state, ct).ConfigureAwait(false);
-                if (state.RemoteKey is not null) keys.Add(state.RemoteKey);
-            }
-
-            string? requestId = null;
-            if (keys.Count > 0) requestId = await _api.DeleteAsync(Schema.SchemaId, keys, Links(batch), ct).ConfigureAwait(false);
-            await SaveStampsAsync(batch, ct).ConfigureAwait(false);
-            Succeeded(batch, null, requestId);
-            _metrics.RowsSent.Add(keys.Count, new KeyValuePair<string, object?>("operation", "delete"));
-            return true;
-        }
-        catch (FlashdutyApiException ex) when (ex.IsInvalidParameter)
-        {
-            return await IsolateAsync(batch, ex, DeleteAsync, ct).ConfigureAwait(false);
-        }
-        catch (FlashdutyApiException ex)
-        {
-            return Failed(batch, ex);
-        }
-    }
-
-    private async Task<string?> FindKeyAsync(KeyState state, CancellationToken ct)
-    {
-        var values = state.Confirmed ?? throw new InvalidOperationException("a delete of a row the service never saw");
-        return await _api.FindKeyAsync(Schema.SchemaId, Schema.SourceLabels.ToDictionary(l => l, l => values[l]), ct).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// A 400 names a bad row or a bad request. First make sure the schema still exists; then split the rows in
-    /// halves until the refused ones stand alone: about 2·log2(rows) extra requests for one bad row.
-    /// </summary>
-    private async Task<bool> IsolateAsync(List<KeyState> batch, FlashdutyApiException ex, Func<List<KeyState>, CancellationToken, Task<bool>> write,
-        CancellationToken ct)
-    {
-        if (!await SchemaExistsAsync(ct).ConfigureAwait(false))
-        {
-            return Failed(batch, ex, $"schema {Schema.SchemaId} no longer exists in Flashduty: create it again or remove it from Flashduty:SchemaIds");
-        }
-
-        if (batch.Count == 1)
-        {
-            Rejected(batch[0], ex);
-            return true;
-        }
-
-        var half = batch.Count / 2;
-        var first = await write(batch[..half], ct).ConfigureAwait(false);
-        return first && await write(batch[half..], ct).ConfigureAwait(false);
-    }
-
-    private async Task<bool> SchemaExistsAsync(CancellationToken ct)
-    {
-        try
-        {
-            return await _api.GetSchemaInfoAsync(Schema.SchemaId, ct).ConfigureAwait(false) is not null;
-        }
-        catch (FlashdutyApiException)
-        {
-            return true;
-        }
-    }
-
     /// <summary>
     /// Saves when the written rows' labels were set, before their events are acknowledged. A label may already be
     /// newer than the write (an event applied since): that event is still unacknowledged, so it is re-applied after a
@@ -230,106 +137,4 @@ internal sealed partial class SchemaSync
             Log.StampsNotSaved(_logger, Schema.SchemaId, rows.Count, ex.Message);
         }
     }
-
-    private void Succeeded(List<KeyState> batch, IReadOnlyList<string>? keys, string? requestId)
-    {
-        var now = _time.GetUtcNow();
-        var waiters = 0;
-        lock (_sync)
-        {
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var state = batch[i];
-                var write = state.InFlight!;
-                state.Confirmed = write.Target;
-                state.RemoteKey = write.Target is null ? null : keys is not null && i < keys.Count ? keys[i] : state.RemoteKey;
-                state.InFlight = null;
-                state.Holders.ExceptWith(write.Waiters);
-                foreach (var waiter in write.Waiters)
-                {
-                    _metrics.Freshness.Record((now - waiter.OccurredAt).TotalMilliseconds);
-                    waiter.Complete(new KeyOutcome(OutcomeKind.Applied, RequestId: requestId));
-                }
-
-                waiters += write.Waiters.Count;
-            }
-
-            CheckFill();
-        }
-
-        _metrics.EventsPerRequest.Record(waiters);
-        if (PausedReason is not null)
-        {
-            Log.Resumed(_logger, Schema.SchemaId);
-            PausedReason = null;
-        }
-    }
-
-    private void Rejected(KeyState state, FlashdutyApiException ex)
-    {
-        lock (_sync)
-        {
-            var write = state.InFlight!;
-            var wasLive = state.Latest is not null;
-            state.InFlight = null;
-            state.Holders.ExceptWith(write.Waiters);
-            // Forget the refused values; what Flashduty holds stays the truth for the next event.
-            foreach (var label in Schema.AllLabels)
-            {
-                state.Labels[label] = state.Labels.GetValueOrDefault(label) with { Value = state.Confirmed?.GetValueOrDefault(label) };
-            }
-
-            _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
-            var reason = $"Flashduty refused row '{Display(state.Key)}' of schema {Schema.SchemaId}: {ex.Code} {ex.ErrorMessage} (request_id {ex.RequestId})";
-            foreach (var waiter in write.Waiters) waiter.Complete(new KeyOutcome(OutcomeKind.Rejected, reason, ex.RequestId, ex.Code));
-        }
-
-        Log.RowRefused(_logger, Schema.SchemaId, ex.Code, ex.ErrorMessage, ex.RequestId);
-    }
-
-    /// <summary>Puts the batch back in the queue (newer pending values win) and records why writes stopped.</summary>
-    private bool Failed(List<KeyState> batch, FlashdutyApiException ex, string? pauseReason = null)
-    {
-        lock (_sync)
-        {
-            // What the key will hold once written does not change, so the projected row count does not either.
-            foreach (var state in batch)
-            {
-                var write = state.InFlight!;
-                state.InFlight = null;
-                if (state.Pending is { } newer) newer.Waiters.AddRange(write.Waiters);
-                else state.Pending = write;
-                _dirty[state.Key] = state;
-            }
-        }
-
-        if (ex.IsAuthFailure)
-        {
-            pauseReason = ex.Status == 401
-                ? "Flashduty refuses the app key (401): set a valid key in Flashduty__AppKey"
-                : "the app key lacks the \"Mappings Manage\" permission (403): grant it to the key's account in Flashduty";
-        }
-
-        if (pauseReason is not null && PausedReason != pauseReason)
-        {
-            PausedReason = pauseReason;
-            Log.Paused(_logger, Schema.SchemaId, pauseReason, ex.RequestId);
-        }
-        else if (pauseReason is null)
-        {
-            Log.WriteFailed(_logger, Schema.SchemaId, ex.Endpoint, ex.Status, ex.Code, ex.RequestId, _options.ProbeInterval);
-        }
-
-        return false;
-    }
-
-    private void CheckFill()
-    {
-        var full = _projectedRows >= _options.FillWarning * Schema.RowCap;
-        if (full && !_warnedFull) Log.NearlyFull(_logger, Schema.SchemaId, _projectedRows, Schema.RowCap);
-        _warnedFull = full;
-    }
-
-    private static List<ActivityLink> Links(List<KeyState> batch) =>
-        batch.SelectMany(k => k.InFlight!.Waiters).Select(w => w.Batch).Where(c => c != default).Distinct().Select(c => new ActivityLink(c)).ToList();
 }

@@ -15,6 +15,14 @@ internal sealed partial class SchemaSync
     private readonly object _sync = new();
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, KeyState> _dirty = new(StringComparer.Ordinal);
+
+    // Schemas keyed by the host and other labels: a decommission names only the host, so it finds its rows here.
+    private const string HostLabel = "host";
+    private const char Separator = '\u001f';
+    private readonly bool _hostKeyed;
+    private readonly int _hostIndex;
+    private readonly Dictionary<string, HashSet<string>> _hostKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _hostDeletedAt = new(StringComparer.Ordinal);
     private List<(KeyState State, Waiter Waiter)> _stampsOnly = [];
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly IMappingApi _api;
@@ -38,6 +46,8 @@ internal sealed partial class SchemaSync
         _inflow = inflow;
         _stamps = stamps;
         Schema = schema;
+        _hostIndex = schema.SourceLabels.ToList().IndexOf(HostLabel);
+        _hostKeyed = schema.SourceLabels.Count > 1 && _hostIndex >= 0;
         _api = api;
         _options = options;
         _metrics = metrics;
@@ -62,6 +72,7 @@ internal sealed partial class SchemaSync
         {
             if (_dirty.Count > 0 || _stampsOnly.Count > 0 || _keys.Values.Any(k => k.Holders.Count > 0 || k.InFlight is not null)) return;
             _keys.Clear();
+            _hostKeys.Clear();
             Load(rows, stamps);
         }
     }
@@ -77,21 +88,20 @@ internal sealed partial class SchemaSync
             foreach (var row in rows)
             {
                 if (Schema.KeyOf(row) is not { } key || !Schema.AllLabels.All(row.ContainsKey)) continue;
-                var state = new KeyState(key) { Confirmed = Schema.AllLabels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal) };
+                var state = NewKey(key);
+                state.Confirmed = Schema.AllLabels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal);
                 var saved = stamps?.GetValueOrDefault(key);
                 foreach (var label in Schema.AllLabels) state.Labels[label] = new Stamped(row[label], saved?.Labels.GetValueOrDefault(label) ?? DateTimeOffset.MinValue);
                 state.DeletedAt = saved?.DeletedAt;
-                if (Schema.SourceLabels.Count == 1) state.RemoteKey = key;
-                _keys[key] = state;
             }
 
             // A row the service deleted: older events may still not bring it back (see SyncOptions.DeleteRetention).
             foreach (var (key, saved) in stamps ?? new Dictionary<string, RowStamps>())
             {
                 if (_keys.ContainsKey(key) || saved.DeletedAt is not { } deletedAt) continue;
-                var state = new KeyState(key) { DeletedAt = deletedAt };
+                var state = NewKey(key);
+                state.DeletedAt = deletedAt;
                 foreach (var (label, at) in saved.Labels) state.Labels[label] = new Stamped(null, at);
-                _keys[key] = state;
             }
 
             _projectedRows = _keys.Values.Count(k => k.Latest is not null);
@@ -102,62 +112,104 @@ internal sealed partial class SchemaSync
 
     /// <summary>
     /// Applies one event to its row. Returns null when the event does not feed this schema; otherwise a task that
-    /// completes when the row it leads to is confirmed, refused, or found incomplete.
+    /// completes when the row it leads to is confirmed, refused, or found incomplete. A decommission that names only
+    /// the host, in a schema keyed by the host and other labels, applies to every row of that host.
     /// </summary>
     public Task<KeyOutcome>? Apply(InventoryEvent e, ActivityContext batch)
     {
-        if (Schema.KeyOf(e.Labels) is not { } key) return null;
+        if (Schema.KeyOf(e.Labels) is { } key)
+        {
+            lock (_sync) return ApplyToKey(key, e, batch);
+        }
+
+        if (e.Kind != EventKind.HostDecommissioned || !_hostKeyed || !e.Labels.TryGetValue(HostLabel, out var host)) return null;
+        List<Task<KeyOutcome>> outcomes;
         lock (_sync)
         {
             if (_stopping) return Task.FromResult(KeyOutcome.Released);
-            if (!_keys.TryGetValue(key, out var state)) _keys[key] = state = new KeyState(key);
-            // A key with no row while the schema is at its cap: the event may be refused, and its labels undone.
-            // Merging changes neither, so the copy is taken only then (it was one dictionary per event).
-            var latest = state.Latest;
-            var atCap = latest is null && _projectedRows >= Schema.RowCap;
-            var before = atCap ? state.Labels.ToDictionary() : null;
-            var deletedBefore = state.DeletedAt;
-            var contributed = Merge(state, e);
-            // Every label it carries was already set by a newer event: it changes nothing (most events of a flood
-            // that arrives out of time order; no target row, waiter or superseding to compute).
-            if (contributed.Count == 0) return ChangesNothing;
+            // Rows of this host not seen yet (an older provision consumed later) may not be created either.
+            if (!_hostDeletedAt.TryGetValue(host, out var before) || before < e.OccurredAt) _hostDeletedAt[host] = e.OccurredAt;
+            outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, batch)).ToList() : [];
+        }
 
-            var target = TargetOf(state);
-            if (target is not null && atCap)
-            {
-                Restore(state, before!, deletedBefore);
-                return Task.FromResult(new KeyOutcome(OutcomeKind.Rejected,
-                    $"schema {Schema.SchemaId} is full: it holds its cap of {Schema.RowCap} rows, so new key '{Display(key)}' cannot be added", ErrorCode: "RowCapReached"));
-            }
+        return outcomes.Count switch
+        {
+            0 => ChangesNothing,
+            1 => outcomes[0],
+            _ => CombineAsync(outcomes),
+        };
+    }
 
-            Supersede(state, contributed);
-            var waiter = new Waiter(batch, e.OccurredAt, contributed);
-            if (Rows.Same(target, latest))
-            {
-                if (state.Pending is { } pending) pending.Waiters.Add(waiter);
-                else if (state.InFlight is { } inFlight) inFlight.Waiters.Add(waiter);
-                else
-                {
-                    // Flashduty already holds the row, but the event's times are news: saved before it is acknowledged.
-                    _stampsOnly.Add((state, waiter));
-                    _signal.Writer.TryWrite(true);
-                }
-            }
+    /// <summary>One event's outcome over several rows: refused if any row was, given back if any was, else applied.</summary>
+    private static async Task<KeyOutcome> CombineAsync(List<Task<KeyOutcome>> outcomes)
+    {
+        var all = await Task.WhenAll(outcomes).ConfigureAwait(false);
+        return all.FirstOrDefault(o => o.Kind == OutcomeKind.Rejected) ?? all.FirstOrDefault(o => o.Kind == OutcomeKind.Released) ?? KeyOutcome.Applied;
+    }
+
+    private KeyState NewKey(string key)
+    {
+        var state = new KeyState(key);
+        _keys[key] = state;
+        if (!_hostKeyed) return state;
+        var host = key.Split(Separator)[_hostIndex];
+        if (!_hostKeys.TryGetValue(host, out var keys)) _hostKeys[host] = keys = new HashSet<string>(StringComparer.Ordinal);
+        keys.Add(key);
+        if (_hostDeletedAt.TryGetValue(host, out var deletedAt)) state.DeletedAt = deletedAt;
+        return state;
+    }
+
+    /// <summary>Applies the event to one row. Under the lock.</summary>
+    private Task<KeyOutcome> ApplyToKey(string key, InventoryEvent e, ActivityContext batch)
+    {
+        if (_stopping) return Task.FromResult(KeyOutcome.Released);
+        if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
+        // A key with no row while the schema is at its cap: the event may be refused, and its labels undone.
+        // Merging changes neither, so the copy is taken only then (it was one dictionary per event).
+        var latest = state.Latest;
+        var atCap = latest is null && _projectedRows >= Schema.RowCap;
+        var before = atCap ? state.Labels.ToDictionary() : null;
+        var deletedBefore = state.DeletedAt;
+        var contributed = Merge(state, e);
+        // Every label it carries was already set by a newer event: it changes nothing (most events of a flood
+        // that arrives out of time order; no target row, waiter or superseding to compute).
+        if (contributed.Count == 0) return ChangesNothing;
+
+        var target = TargetOf(state);
+        if (target is not null && atCap)
+        {
+            Restore(state, before!, deletedBefore);
+            return Task.FromResult(new KeyOutcome(OutcomeKind.Rejected,
+                $"schema {Schema.SchemaId} is full: it holds its cap of {Schema.RowCap} rows, so new key '{Display(key)}' cannot be added", ErrorCode: "RowCapReached"));
+        }
+
+        Supersede(state, contributed);
+        var waiter = new Waiter(batch, e.OccurredAt, contributed);
+        if (Rows.Same(target, latest))
+        {
+            if (state.Pending is { } pending) pending.Waiters.Add(waiter);
+            else if (state.InFlight is { } inFlight) inFlight.Waiters.Add(waiter);
             else
             {
-                Requeue(state, target, [waiter]);
+                // Flashduty already holds the row, but the event's times are news: saved before it is acknowledged.
+                _stampsOnly.Add((state, waiter));
+                _signal.Writer.TryWrite(true);
             }
-
-            if (!waiter.Task.IsCompleted) state.Holders.Add(waiter);
-            if (target is null && e.Kind != EventKind.HostDecommissioned)
-            {
-                var missing = Schema.AllLabels.Where(l => state.Labels.GetValueOrDefault(l).Value is null).ToList();
-                return Task.FromResult(new KeyOutcome(OutcomeKind.Incomplete,
-                    $"row '{Display(key)}' of schema {Schema.SchemaId} misses labels {string.Join(", ", missing)}"));
-            }
-
-            return waiter.Task;
         }
+        else
+        {
+            Requeue(state, target, [waiter]);
+        }
+
+        if (!waiter.Task.IsCompleted) state.Holders.Add(waiter);
+        if (target is null && e.Kind != EventKind.HostDecommissioned)
+        {
+            var missing = Schema.AllLabels.Where(l => state.Labels.GetValueOrDefault(l).Value is null).ToList();
+            return Task.FromResult(new KeyOutcome(OutcomeKind.Incomplete,
+                $"row '{Display(key)}' of schema {Schema.SchemaId} misses labels {string.Join(", ", missing)}"));
+        }
+
+        return waiter.Task;
     }
 
     /// <summary>Applies the event's labels that are newer than what the key has; returns the ones it set.</summary>
@@ -266,5 +318,5 @@ internal sealed partial class SchemaSync
         }
     }
 
-    private string Display(string key) => key.Replace('\u001f', ',');
+    private string Display(string key) => key.Replace(Separator, ',');
 }

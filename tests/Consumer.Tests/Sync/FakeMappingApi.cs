@@ -10,8 +10,16 @@ internal sealed class FakeMappingApi : IMappingApi
 
     public List<IReadOnlyList<IReadOnlyDictionary<string, string>>> Upserts { get; } = [];
     public List<IReadOnlyList<string>> Deletes { get; } = [];
+
+    /// <summary>Rows by Flashduty's key (see <see cref="Spell"/>).</summary>
     public Dictionary<string, IReadOnlyDictionary<string, string>> Rows { get; } = [];
+
     public int MaxInFlight { get; private set; }
+    public int SchemaInfoCalls { get; private set; }
+    public int FindKeyCalls { get; private set; }
+
+    /// <summary>The schema's source labels. Default: <c>host</c>.</summary>
+    public IReadOnlyList<string> SourceLabels { get; set; } = ["host"];
 
     /// <summary>While set, calls wait for it.</summary>
     public TaskCompletionSource? Gate { get; set; }
@@ -19,16 +27,31 @@ internal sealed class FakeMappingApi : IMappingApi
     /// <summary>A doc for which this returns true makes the whole upsert a 400.</summary>
     public Func<IReadOnlyDictionary<string, string>, bool> Refuses { get; set; } = _ => false;
 
+    /// <summary>When it returns an exception for an upsert's docs, that upsert throws it (after <see cref="Refuses"/>).</summary>
+    public Func<IReadOnlyList<IReadOnlyDictionary<string, string>>, FlashdutyApiException?> UpsertFails { get; set; } = _ => null;
+
     /// <summary>Throws this from writes while set.</summary>
     public FlashdutyApiException? Failure { get; set; }
 
+    /// <summary>Throws this from schema/info while set.</summary>
+    public FlashdutyApiException? InfoFailure { get; set; }
+
     public bool SchemaExists { get; set; } = true;
 
-    public Task<SchemaInfo?> GetSchemaInfoAsync(string schemaId, CancellationToken ct) =>
-        Task.FromResult(SchemaExists ? new SchemaInfo(schemaId, "s", ["host"], ["owner", "team"]) : null);
+    /// <summary>How a key is spelled from the source values joined by ','. Default: as joined.</summary>
+    public Func<string, string> Spell { get; set; } = joined => joined;
 
-    public Task<IReadOnlyList<Dictionary<string, string>>> DownloadAsync(string schemaId, CancellationToken ct) =>
-        Task.FromResult<IReadOnlyList<Dictionary<string, string>>>([]);
+    public string KeyOf(IReadOnlyDictionary<string, string> doc) => Spell(string.Join(',', SourceLabels.Select(l => doc[l])));
+
+    public Task<SchemaInfo?> GetSchemaInfoAsync(string schemaId, CancellationToken ct)
+    {
+        SchemaInfoCalls++;
+        if (InfoFailure is { } failure) throw failure;
+        return Task.FromResult(SchemaExists ? new SchemaInfo(schemaId, "s", SourceLabels, ["owner", "team"]) : null);
+    }
+
+    public Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct) =>
+        Task.FromResult(new SchemaRows(Rows.Values.Select(r => new Dictionary<string, string>(r)).ToList(), "fake"));
 
     public async Task<(IReadOnlyList<string> Keys, string? RequestId)> UpsertAsync(string schemaId, IReadOnlyList<IReadOnlyDictionary<string, string>> docs,
         IReadOnlyList<ActivityLink> links, CancellationToken ct)
@@ -39,8 +62,9 @@ internal sealed class FakeMappingApi : IMappingApi
         {
             if (Failure is { } failure) throw failure;
             if (docs.Any(Refuses)) throw new FlashdutyApiException("data/upsert", 400, "InvalidParameter", "a doc is refused", "req-bad");
-            foreach (var doc in docs) Rows[doc["host"]] = doc;
-            return (docs.Select(d => d["host"]).ToList(), $"req-{Upserts.Count}");
+            if (UpsertFails(docs) is { } fails) throw fails;
+            foreach (var doc in docs) Rows[KeyOf(doc)] = doc;
+            return (docs.Select(KeyOf).Reverse().ToList(), $"req-{Upserts.Count}");
         }
         finally
         {
@@ -64,8 +88,15 @@ internal sealed class FakeMappingApi : IMappingApi
         }
     }
 
-    public Task<string?> FindKeyAsync(string schemaId, IReadOnlyDictionary<string, string> sourceValues, CancellationToken ct) =>
-        Task.FromResult<string?>(sourceValues["host"]);
+    public Task<string?> FindKeyAsync(string schemaId, IReadOnlyDictionary<string, string> sourceValues, CancellationToken ct)
+    {
+        FindKeyCalls++;
+        var key = KeyOf(sourceValues);
+        return Task.FromResult(Rows.ContainsKey(key) ? key : null);
+    }
+
+    public Task<RowPage> ListAsync(string schemaId, IReadOnlyDictionary<string, string>? query, int page, int limit, CancellationToken ct) =>
+        Task.FromResult(new RowPage(Rows.Select(r => new ListedRow(r.Key, r.Value)).Skip((page - 1) * limit).Take(limit).ToList(), Rows.Count, Rows.Count > page * limit));
 
     private async Task EnterAsync()
     {

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using FlashdutySync.Flashduty;
+
+namespace FlashdutySync.Sync;
+
+/// <summary>What becomes of a write's rows and events once Flashduty has answered.</summary>
+internal sealed partial class SchemaSync
+{
+    private void Succeeded(List<KeyState> batch, string[]? keys, string? requestId)
+    {
+        var now = _time.GetUtcNow();
+        var waiters = 0;
+        lock (_sync)
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var state = batch[i];
+                var write = state.InFlight!;
+                state.Confirmed = write.Target;
+                state.RemoteKey = write.Target is null ? null : keys?[i] ?? state.RemoteKey;
+                state.InFlight = null;
+                state.Holders.ExceptWith(write.Waiters);
+                foreach (var waiter in write.Waiters)
+                {
+                    _metrics.Freshness.Record((now - waiter.OccurredAt).TotalMilliseconds);
+                    waiter.Complete(new KeyOutcome(OutcomeKind.Applied, RequestId: requestId));
+                }
+
+                waiters += write.Waiters.Count;
+            }
+
+            CheckFill();
+        }
+
+        _metrics.EventsPerRequest.Record(waiters);
+        if (PausedReason is not null)
+        {
+            Log.Resumed(_logger, Schema.SchemaId);
+            PausedReason = null;
+        }
+    }
+
+    private void Rejected(KeyState state, FlashdutyApiException ex)
+    {
+        lock (_sync)
+        {
+            var write = state.InFlight!;
+            var wasLive = state.Latest is not null;
+            state.InFlight = null;
+            state.Holders.ExceptWith(write.Waiters);
+            // Forget the refused values; what Flashduty holds stays the truth for the next event.
+            foreach (var label in Schema.AllLabels)
+            {
+                state.Labels[label] = state.Labels.GetValueOrDefault(label) with { Value = state.Confirmed?.GetValueOrDefault(label) };
+            }
+
+            _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
+            var reason = $"Flashduty refused row '{Display(state.Key)}' of schema {Schema.SchemaId}: {ex.Code} {ex.ErrorMessage} (request_id {ex.RequestId})";
+            foreach (var waiter in write.Waiters) waiter.Complete(new KeyOutcome(OutcomeKind.Rejected, reason, ex.RequestId, ex.Code));
+        }
+
+        Log.RowRefused(_logger, Schema.SchemaId, ex.Code, ex.ErrorMessage, ex.RequestId);
+    }
+
+    /// <summary>Puts the batch back in the queue (newer pending values win) and records why writes stopped.</summary>
+    private bool Failed(List<KeyState> batch, FlashdutyApiException ex, string? pauseReason = null)
+    {
+        lock (_sync)
+        {
+            // What the key will hold once written does not change, so the projected row count does not either.
+            foreach (var state in batch)
+            {
+                var write = state.InFlight!;
+                state.InFlight = null;
+                if (state.Pending is { } newer) newer.Waiters.AddRange(write.Waiters);
+                else state.Pending = write;
+                _dirty[state.Key] = state;
+            }
+        }
+
+        if (pauseReason is not null && PausedReason != pauseReason)
+        {
+            PausedReason = pauseReason;
+            Log.Paused(_logger, Schema.SchemaId, pauseReason, ex.RequestId);
+        }
+        else if (pauseReason is null)
+        {
+            Log.WriteFailed(_logger, Schema.SchemaId, ex.Endpoint, ex.Status, ex.Code, ex.RequestId, _options.ProbeInterval);
+        }
+
+        return false;
+    }
+
+    private void CheckFill()
+    {
+        var full = _projectedRows >= _options.FillWarning * Schema.RowCap;
+        if (full && !_warnedFull) Log.NearlyFull(_logger, Schema.SchemaId, _projectedRows, Schema.RowCap);
+        _warnedFull = full;
+    }
+
+    private static List<ActivityLink> Links(List<KeyState> batch) =>
+        batch.SelectMany(k => k.InFlight!.Waiters).Select(w => w.Batch).Where(c => c != default).Distinct().Select(c => new ActivityLink(c)).ToList();
+}

@@ -1,0 +1,95 @@
+using System.Security.Cryptography;
+using System.Text;
+using FlashdutySync.Sync;
+using static FlashdutySync.Tests.Sync.SchemaSyncUnderTest;
+
+namespace FlashdutySync.Tests.Sync;
+
+/// <summary>Schemas keyed by two or three source labels: rows merge, complete and delete like one-label ones.</summary>
+public sealed class MultiLabelTests
+{
+    private static readonly string[] HostEnv = ["host", "env"];
+
+    private static InventoryEvent Provision(string host, string env, string owner, DateTimeOffset at) =>
+        Event(EventKind.HostProvisioned, at, ("host", host), ("env", env), ("owner", owner), ("team", "sre"));
+
+    private static InventoryEvent Decommission(string host, DateTimeOffset at) => Event(EventKind.HostDecommissioned, at, ("host", host));
+
+    private static string Opaque(string joined) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(joined)))[..24];
+
+    private static Dictionary<string, string> Row(string host, string env, string owner) => new() { ["host"] = host, ["env"] = env, ["owner"] = owner, ["team"] = "sre" };
+
+    [Fact]
+    public async Task DecommissionNamingOnlyTheHost_DeletesEveryRowOfThatHost_WithKeysLearntFromDataList()
+    {
+        var api = new FakeMappingApi { Spell = Opaque };
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv);
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "alice", T0)), sync.Apply(Provision("a", "stage", "alice", T0)),
+            sync.Apply(Provision("b", "prod", "bob", T0))]);
+        Assert.Equal(3, api.Rows.Count);
+
+        var outcome = (await sync.SettleAsync([sync.Apply(Decommission("a", T0.AddMinutes(1)))]))[0];
+
+        Assert.Equal(OutcomeKind.Applied, outcome.Kind);
+        var left = Assert.Single(api.Rows.Values);
+        Assert.Equal("b", left["host"]);
+        // The opaque keys cannot be derived from the upsert's answer: each deleted row's key was asked of data/list.
+        Assert.Equal(2, api.FindKeyCalls);
+        Assert.Equal(new[] { Opaque("a,prod"), Opaque("a,stage") }.Order(), Assert.Single(api.Deletes).Order());
+    }
+
+    [Fact]
+    public async Task UpsertAnswerThatProvesTheSpelling_IsUsedForDeletes_WithoutDataList()
+    {
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv);
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "alice", T0)), sync.Apply(Provision("a", "stage", "alice", T0))]);
+
+        await sync.SettleAsync([sync.Apply(Decommission("a", T0.AddMinutes(1)))]);
+
+        Assert.Empty(api.Rows);
+        Assert.Equal(0, api.FindKeyCalls);
+    }
+
+    [Fact]
+    public async Task OlderProvisionOfANewCombination_ConsumedAfterTheHostsDecommission_DoesNotCreateIt()
+    {
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice")]);
+        await sync.SettleAsync([sync.Apply(Decommission("a", T0.AddMinutes(5)))]);
+
+        await sync.SettleAsync([sync.Apply(Provision("a", "dev", "old", T0.AddMinutes(1))), sync.Apply(Provision("a", "prod", "old", T0.AddMinutes(2)))]);
+        Assert.Empty(api.Rows);
+
+        await sync.SettleAsync([sync.Apply(Provision("a", "dev", "new", T0.AddMinutes(6)))]);
+        Assert.Equal("new", Assert.Single(api.Rows.Values)["owner"]);
+    }
+
+    [Fact]
+    public async Task PartialChangeToADownloadedRow_CompletesIt_AndUpsertsEveryLabel()
+    {
+        var api = new FakeMappingApi { Spell = Opaque };
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice")]);
+
+        var outcome = (await sync.SettleAsync([sync.Apply(Event(EventKind.OwnerChanged, T0, ("host", "a"), ("env", "prod"), ("owner", "bob")))]))[0];
+
+        Assert.Equal(OutcomeKind.Applied, outcome.Kind);
+        var doc = Assert.Single(Assert.Single(api.Upserts));
+        Assert.Equal(Row("a", "prod", "bob"), doc);
+    }
+
+    [Fact]
+    public async Task ThreeSourceLabels_MergeAndDeleteByHost()
+    {
+        var api = new FakeMappingApi { Spell = Opaque };
+        string[] labels = ["host", "env", "region"];
+        await using var sync = new SchemaSyncUnderTest(api, labels);
+        await sync.SettleAsync([sync.Apply(Event(EventKind.HostProvisioned, T0, ("host", "a"), ("env", "prod"), ("region", "eu"), ("owner", "o"), ("team", "t"))),
+            sync.Apply(Event(EventKind.HostProvisioned, T0, ("host", "a"), ("env", "prod"), ("region", "us"), ("owner", "o"), ("team", "t")))]);
+        Assert.Equal(2, api.Rows.Count);
+
+        await sync.SettleAsync([sync.Apply(Decommission("a", T0.AddMinutes(1)))]);
+
+        Assert.Empty(api.Rows);
+    }
+}
