@@ -33,7 +33,14 @@ internal static class CsvDownload
     private static string Write(SimSchema schema, IReadOnlyList<SimRow> rows, string newLine)
     {
         using var writer = new StringWriter(CultureInfo.InvariantCulture);
-        using (var csv = new CsvWriter(writer, new CsvConfiguration(CultureInfo.InvariantCulture) { NewLine = newLine }))
+        // With NewLine set, CsvHelper quotes only fields holding that exact sequence: a lone '\n' or '\r' in a value
+        // would go out bare and split the row. Quote any line-break character, as RFC 4180 wants.
+        var config = new CsvConfiguration(CultureInfo.InvariantCulture)
+        {
+            NewLine = newLine,
+            ShouldQuote = a => a.Field is { Length: > 0 } f && (f.AsSpan().IndexOfAny("\r\n\",") >= 0 || f[0] == ' ' || f[^1] == ' '),
+        };
+        using (var csv = new CsvWriter(writer, config))
         {
             foreach (var label in schema.AllLabels) csv.WriteField(label);
             csv.NextRecord();
