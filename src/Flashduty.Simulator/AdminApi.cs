@@ -1,6 +1,6 @@
 namespace Flashduty.Simulator;
 
-/// <summary>The test-only API under <c>/_sim/</c>: faults, keys, limits, counters, rows. Never under <c>/enrichment/</c>.</summary>
+/// <summary>The test-only API under <c>/_sim/</c>: faults, readings, keys, limits, counters, rows. Never under <c>/enrichment/</c>.</summary>
 internal static class AdminApi
 {
     public static void Map(WebApplication app, SimulatorState state)
@@ -11,6 +11,20 @@ internal static class AdminApi
         {
             state.Faults = faults;
             return state.Faults;
+        });
+        sim.MapGet("/readings", () => state.Readings);
+        sim.MapPut("/readings", (ApiReadings readings) =>
+        {
+            try
+            {
+                state.Readings = readings;
+            }
+            catch (ArgumentException ex)
+            {
+                return Results.BadRequest(new { error = ex.Message });
+            }
+
+            return Results.Ok(state.Readings);
         });
         sim.MapPut("/limits", (LimitsBody body) =>
         {
@@ -30,6 +44,7 @@ internal static class AdminApi
         sim.MapGet("/stats", () => Results.Json(new
         {
             counters = state.Stats.ToJson(),
+            readings = state.Readings,
             schemas = state.Schemas.Select(s => new { schema_id = s.SchemaId, rows = s.RowCount, row_cap = s.RowCap, max_concurrent_writes = s.MaxConcurrentWrites }),
         }));
         sim.MapGet("/requests", () => state.Stats.Recent());

@@ -15,6 +15,13 @@ internal static partial class SchemaRules
     [GeneratedRegex("^[0-9a-f]{24}$")]
     private static partial Regex SchemaIdPattern();
 
+    /// <summary>A value's length in the unit the limit of <see cref="MaxValueLength"/> is counted in.</summary>
+    public static int ValueLength(string value, ValueLimitUnit unit) => unit == ValueLimitUnit.Utf8Bytes
+        ? System.Text.Encoding.UTF8.GetByteCount(value)
+        : value.EnumerateRunes().Count();
+
+    public static string UnitName(ValueLimitUnit unit) => unit == ValueLimitUnit.Utf8Bytes ? "UTF-8 bytes" : "characters";
+
     public static bool IsSchemaId(string? id) => id is not null && SchemaIdPattern().IsMatch(id);
 
     public static void ValidateSchema(string? name, IReadOnlyList<string> source, IReadOnlyList<string> result, string? description)

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+
 namespace Flashduty.Simulator;
 
 /// <summary>One mapping schema and its rows. Guarded by its own lock; writes also take <see cref="TryEnterWrite"/>.</summary>
@@ -28,9 +31,35 @@ public sealed class SimSchema
 
     public int RowCount { get { lock (Sync) { return Rows.Count; } } }
 
-    /// <summary>How the simulator spells a row key: the source values, joined by ',' when there are several.</summary>
-    public string KeyOf(IReadOnlyDictionary<string, string> fields) =>
-        string.Join(',', SourceLabels.Select(l => fields[l]));
+    /// <summary>
+    /// How the simulator spells a row key: a one-label schema's key is its value; several values are spelled as
+    /// <paramref name="spelling"/> says (joined by ',', or an opaque hash).
+    /// </summary>
+    public string KeyOf(IReadOnlyDictionary<string, string> fields, KeySpelling spelling)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        if (SourceLabels.Count == 1) return fields[SourceLabels[0]];
+        var values = SourceLabels.Select(l => fields[l]);
+        if (spelling == KeySpelling.Comma) return string.Join(',', values);
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\u001f', values)));
+        return Convert.ToHexStringLower(hash.AsSpan(0, 12));
+    }
+
+    /// <summary>Spells every stored key anew, after the account's spelling changed.</summary>
+    internal void Respell(KeySpelling spelling)
+    {
+        if (SourceLabels.Count == 1) return;
+        lock (Sync)
+        {
+            var rows = Rows.Values.ToList();
+            Rows.Clear();
+            foreach (var row in rows)
+            {
+                var key = KeyOf(row.Fields, spelling);
+                Rows[key] = row with { Key = key };
+            }
+        }
+    }
 
     internal void WriteArrived()
     {

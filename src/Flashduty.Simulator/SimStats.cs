@@ -10,7 +10,7 @@ public sealed class SimStats(int recentCapacity)
     private readonly ConcurrentDictionary<string, long> _docs = new();
     private readonly Queue<RecentRequest> _recent = new();
 
-    /// <summary>Causes of a 429.</summary>
+    /// <summary>Causes of a 429 (a schema-lock refusal counts under <see cref="SchemaLock"/> whatever status its reading gives it).</summary>
     public static class Causes
     {
         public const string AccountRate = "account_rate";
@@ -51,6 +51,7 @@ public sealed class SimStats(int recentCapacity)
 
     public long ThrottledBy(string cause) => _throttled.GetValueOrDefault(cause);
 
+    /// <summary>Every refusal for pacing: the 429s, and the 423s of schema-lock refusals under <see cref="LockConflict.Locked423"/>.</summary>
     public long Total429 => _throttled.Values.Sum();
 
     public IReadOnlyList<RecentRequest> Recent()

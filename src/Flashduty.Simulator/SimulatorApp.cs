@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Net.Http.Headers;
 
 namespace Flashduty.Simulator;
 
@@ -21,7 +22,7 @@ public static class SimulatorApp
         app.Map("/enrichment/mapping/{**endpoint}", (HttpContext http, string? endpoint) => HandleAsync(http, state, endpoint ?? ""));
         AdminApi.Map(app, state);
         app.MapFallback((HttpContext http) => Results.Json(
-            new { request_id = RequestIds.New(state.Time.GetUtcNow()), error = new { code = "ResourceNotFound", message = $"no API at {http.Request.Path}" } },
+            new { request_id = RequestIds.New(state.Time.GetUtcNow()), error = new { code = "RouteNotFound", message = $"no API at {http.Request.Path}" } },
             statusCode: 404));
         return app;
     }
@@ -59,6 +60,21 @@ public static class SimulatorApp
         http.Response.StatusCode = answer.Status;
         http.Response.Headers["Flashcat-Request-Id"] = answer.RequestId;
         if (answer.RetryAfterSeconds is { } seconds) http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (answer.Body is RawBody raw)
+        {
+            http.Response.ContentType = raw.ContentType;
+            if (raw.FileName is { } name)
+            {
+                var disposition = new ContentDispositionHeaderValue("attachment");
+                disposition.SetHttpFileName(name);
+                http.Response.Headers.ContentDisposition = disposition.ToString();
+            }
+
+            http.Response.ContentLength = raw.Content.Length;
+            await http.Response.Body.WriteAsync(raw.Content, http.RequestAborted);
+            return;
+        }
+
         await http.Response.WriteAsJsonAsync(answer.Body, SnakeCase, http.RequestAborted);
     }
 }

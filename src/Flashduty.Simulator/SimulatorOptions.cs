@@ -35,5 +35,11 @@ public sealed class SimulatorOptions
     /// <summary>Faults injected from the start; changeable at run time through <c>/_sim/faults</c>.</summary>
     public FaultOptions Faults { get; set; } = new();
 
+    /// <summary>
+    /// Which reading of each ambiguity of the API reference is played (see <see cref="ApiReadings"/> for each default);
+    /// section <c>Simulator:Readings</c>, changeable at run time through <c>/_sim/readings</c>.
+    /// </summary>
+    public ApiReadings Readings { get; set; } = new();
+
     internal IEnumerable<string> AllKeys => AppKeys.Count == 0 && ReadOnlyKeys.Count == 0 ? ["local-dev-key"] : AppKeys;
 }

@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
-using CsvHelper;
 
 namespace Flashduty.Simulator;
 
@@ -48,7 +46,7 @@ public sealed partial class SimulatorState
     {
         var id = Json.RequiredString(body, "schema_id");
         if (!SchemaRules.IsSchemaId(id)) throw ApiError.Invalid($"schema_id '{id}' is not a valid id (24 hex characters)");
-        return GetSchema(id) ?? throw ApiError.Invalid($"schema_id '{id}' does not exist");
+        return GetSchema(id) ?? throw ApiError.MissingSchema(Readings.MissingSchemaCode, $"schema_id '{id}' does not exist");
     }
 
     private ApiResult Upsert(JsonElement body)
@@ -67,11 +65,13 @@ public sealed partial class SimulatorState
         }
 
         var keys = UpsertRows(schema, list);
+        OrderKeys(keys, Readings.KeyOrder);
         return new ApiResult(new { keys }, schema.SchemaId, n);
     }
 
     private List<string> UpsertRows(SimSchema schema, List<JsonElement> docs)
     {
+        var readings = Readings;
         var rows = new List<Dictionary<string, string>>(docs.Count);
         for (var i = 0; i < docs.Count; i++)
         {
@@ -84,8 +84,8 @@ public sealed partial class SimulatorState
                     throw ApiError.Invalid($"docs[{i}] has no value for label '{label}'");
                 if (value.ValueKind != JsonValueKind.String) throw ApiError.Invalid($"docs[{i}].{label} is not a string");
                 var text = value.GetString()!;
-                if (text.Length > SchemaRules.MaxValueLength)
-                    throw ApiError.Invalid($"docs[{i}].{label} is {text.Length} characters long, the most is {SchemaRules.MaxValueLength}");
+                if (SchemaRules.ValueLength(text, readings.ValueLimitUnit) is var length and > SchemaRules.MaxValueLength)
+                    throw ApiError.Invalid($"docs[{i}].{label} is {length} {SchemaRules.UnitName(readings.ValueLimitUnit)} long, the most is {SchemaRules.MaxValueLength}");
                 if (text.Length == 0 && schema.SourceLabels.Contains(label))
                     throw ApiError.Invalid($"docs[{i}].{label} is empty: source label values make the key");
                 fields[label] = text;
@@ -97,7 +97,7 @@ public sealed partial class SimulatorState
         var now = Time.GetUtcNow();
         lock (schema.Sync)
         {
-            var keys = rows.Select(schema.KeyOf).ToList();
+            var keys = rows.Select(r => schema.KeyOf(r, readings.MultiLabelKeySpelling)).ToList();
             var added = keys.Distinct().Count(k => !schema.Rows.ContainsKey(k));
             if (schema.Rows.Count + added > schema.RowCap)
                 throw ApiError.Invalid($"schema {schema.SchemaId} holds {schema.Rows.Count} rows; {added} new rows would pass its cap of {schema.RowCap}");
@@ -129,6 +129,8 @@ public sealed partial class SimulatorState
         if (keys.Count > SchemaRules.MaxKeys) throw ApiError.Invalid($"keys has {keys.Count} items, the most is {SchemaRules.MaxKeys}");
         lock (schema.Sync)
         {
+            if (Readings.UnknownKeyDelete == UnknownKeyDelete.Refuse && keys.FindIndex(k => !schema.Rows.ContainsKey(k)) is var unknown and >= 0)
+                throw ApiError.Invalid($"keys[{unknown}] '{keys[unknown]}' is not the key of a row of schema {schema.SchemaId}");
             foreach (var key in keys) schema.Rows.Remove(key);
         }
 
@@ -179,18 +181,6 @@ public sealed partial class SimulatorState
     {
         var schema = RequireSchema(body);
         var rows = schema.Snapshot();
-        using var writer = new StringWriter(CultureInfo.InvariantCulture);
-        using (var csv = new CsvWriter(writer, CultureInfo.InvariantCulture))
-        {
-            foreach (var label in schema.AllLabels) csv.WriteField(label);
-            csv.NextRecord();
-            foreach (var row in rows.Take(10_000))
-            {
-                foreach (var label in schema.AllLabels) csv.WriteField(row.Fields[label]);
-                csv.NextRecord();
-            }
-        }
-
-        return new ApiResult(writer.ToString(), schema.SchemaId, rows.Count);
+        return new ApiResult(CsvDownload.Answer(schema, rows, Readings.DownloadFormat), schema.SchemaId, rows.Count);
     }
 }

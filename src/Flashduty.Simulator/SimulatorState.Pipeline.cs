@@ -5,8 +5,8 @@ namespace Flashduty.Simulator;
 public sealed partial class SimulatorState
 {
     /// <summary>
-    /// Answers one call to <c>/enrichment/{endpoint}</c> in the order a gateway would: auth, content type, body,
-    /// account rate limit, validation, schema lock, then the effect. Injected faults are drawn by the HTTP layer.
+    /// Answers one call to <c>/enrichment/{endpoint}</c> in the order a gateway would: route, method, body size, auth,
+    /// content type, body, account rate limit, validation, schema lock, then the effect. Injected faults are drawn by the HTTP layer.
     /// </summary>
     internal async Task<SimAnswer> HandleAsync(string endpoint, string method, string? appKey, string? contentType,
         ReadOnlyMemory<byte> body, FaultDraw fault, CancellationToken ct)
@@ -17,8 +17,11 @@ public sealed partial class SimulatorState
         SimSchema? writing = null;
         try
         {
-            if (!Handlers.ContainsKey(endpoint)) throw new ApiError(404, "ResourceNotFound", $"no API at /enrichment/mapping/{endpoint}");
+            var readings = Readings;
+            if (!Handlers.ContainsKey(endpoint)) throw ApiError.NoRoute($"no API at /enrichment/mapping/{endpoint}");
             if (!HttpMethods.IsPost(method)) throw new ApiError(400, "MethodNotAllowed", $"{method} is not allowed: every call is POST");
+            if (readings.MaxBodyBytes > 0 && body.Length > readings.MaxBodyBytes)
+                throw new ApiError(413, "EntityTooLarge", $"the body is {body.Length} bytes, the most is {readings.MaxBodyBytes}");
             if (string.IsNullOrEmpty(appKey) || !_keys.TryGetValue(appKey, out var readOnly))
                 throw new ApiError(401, "Unauthorized", "app_key is missing or unknown");
             if (contentType is null || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
@@ -75,7 +78,7 @@ public sealed partial class SimulatorState
             if (!writing.TryEnterWrite())
             {
                 Stats.Throttled(SimStats.Causes.SchemaLock);
-                return Answer(endpoint, schemaId, 0, requestId, ApiError.TooFrequent($"schema {schemaId} is being written by another request"));
+                return Answer(endpoint, schemaId, 0, requestId, ApiError.Locked(readings.LockConflict, $"schema {schemaId} is being written by another request"));
             }
 
             try
@@ -102,14 +105,17 @@ public sealed partial class SimulatorState
 
     private SimAnswer Answer(string endpoint, string? schemaId, int count, string requestId, object? dataOrError, int? retryAfter = null)
     {
-        SimAnswer answer = dataOrError is ApiError error
-            ? new SimAnswer(error.Status, new { request_id = requestId, error = new { code = error.Code, message = error.Message } }, requestId, retryAfter)
-            : new SimAnswer(200, new { request_id = requestId, data = dataOrError }, requestId, null);
+        var answer = dataOrError switch
+        {
+            ApiError error => new SimAnswer(error.Status, new { request_id = requestId, error = new { code = error.Code, message = error.Message } }, requestId, retryAfter),
+            RawBody raw => new SimAnswer(200, raw, requestId, null),
+            _ => new SimAnswer(200, new { request_id = requestId, data = dataOrError }, requestId, null),
+        };
         Stats.Record(new RecentRequest(Time.GetUtcNow(), endpoint, schemaId, count, answer.Status,
             (dataOrError as ApiError)?.Code, requestId));
         return answer;
     }
 }
 
-/// <summary>An HTTP answer: status, JSON body, the request id for the <c>Flashcat-Request-Id</c> header.</summary>
+/// <summary>An HTTP answer: status, body (a <see cref="RawBody"/> or JSON), the request id for the <c>Flashcat-Request-Id</c> header.</summary>
 internal sealed record SimAnswer(int Status, object Body, string RequestId, int? RetryAfterSeconds);

@@ -19,6 +19,8 @@ public sealed partial class SimulatorState
     private readonly object _faultSync = new();
     private FaultOptions _faults = new();
     private Random _random = new();
+    private ApiReadings _readings = new();
+    private Random _readingsRandom = new();
 
     public SimulatorState(SimulatorOptions options, TimeProvider? time = null)
     {
@@ -29,6 +31,7 @@ public sealed partial class SimulatorState
         foreach (var key in options.AllKeys) _keys[key] = false;
         foreach (var key in options.ReadOnlyKeys) _keys[key] = true;
         Faults = options.Faults;
+        Readings = options.Readings;
     }
 
     public TimeProvider Time { get; }
@@ -49,6 +52,32 @@ public sealed partial class SimulatorState
             {
                 _faults = value;
                 _random = value.Seed is { } seed ? new Random(seed) : new Random();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The readings of the API reference in force. Setting them validates them (<see cref="ArgumentException"/>),
+    /// re-seeds their random source when a seed is given, and re-spells stored multi-label keys when the spelling changes.
+    /// </summary>
+    public ApiReadings Readings
+    {
+        get { lock (_faultSync) return _readings; }
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            value.Validate();
+            bool respell;
+            lock (_faultSync)
+            {
+                respell = value.MultiLabelKeySpelling != _readings.MultiLabelKeySpelling;
+                _readings = value;
+                _readingsRandom = value.Seed is { } seed ? new Random(seed) : new Random();
+            }
+
+            if (respell)
+            {
+                foreach (var schema in _schemas.Values) schema.Respell(value.MultiLabelKeySpelling);
             }
         }
     }
@@ -111,6 +140,13 @@ public sealed partial class SimulatorState
                 lock (schema.Sync) schema.Rows.Clear();
             }
         }
+    }
+
+    /// <summary>Puts the keys in the order the <see cref="ApiReadings.KeyOrder"/> reading says.</summary>
+    internal void OrderKeys(List<string> keys, KeyOrder order)
+    {
+        if (order != KeyOrder.Shuffled) return;
+        lock (_faultSync) _readingsRandom.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(keys));
     }
 
     internal FaultDraw DrawFault()

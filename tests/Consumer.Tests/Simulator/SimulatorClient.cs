@@ -20,6 +20,10 @@ public sealed class SimulatorClient(SimulatorHost host, string key = "k-full") :
         return ((int)response.StatusCode, json, id, response);
     }
 
+    /// <summary>Posts and hands back the response itself, for answers that may not be JSON (<c>data/download</c>).</summary>
+    public Task<HttpResponseMessage> PostRawAsync(string endpoint, object body, string? appKey = null) =>
+        _http.PostAsJsonAsync($"/enrichment/mapping/{endpoint}?app_key={appKey ?? key}", body);
+
     public static string? Code(JsonNode body) => body["error"]?["code"]?.GetValue<string>();
     public static string Message(JsonNode body) => body["error"]?["message"]?.GetValue<string>() ?? "";
 

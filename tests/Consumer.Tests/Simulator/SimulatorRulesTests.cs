@@ -32,6 +32,7 @@ public sealed class SimulatorRulesTests : IAsyncLifetime
     [Fact]
     public async Task Upsert_TheReferenceExample_ReturnsKeysAndTheSameRequestIdInBodyAndHeader()
     {
+        _host.State.Readings = _host.State.Readings with { KeyOrder = KeyOrder.Docs };
         var (status, body, headerId, _) = await _client.PostAsync("data/upsert", new
         {
             schema_id = Schema,
@@ -49,7 +50,7 @@ public sealed class SimulatorRulesTests : IAsyncLifetime
     [InlineData("missing-key", 401, "Unauthorized", "app_key")]
     [InlineData("read-only-write", 403, "AccessDenied", "Mappings Manage")]
     [InlineData("missing-label", 400, "InvalidParameter", "docs[0] has no value for label 'team'")]
-    [InlineData("long-value", 400, "InvalidParameter", "docs[0].owner is 2049 characters long")]
+    [InlineData("long-value", 400, "InvalidParameter", "docs[0].owner is 2049 UTF-8 bytes long")]
     [InlineData("non-string", 400, "InvalidParameter", "docs[0].owner is not a string")]
     [InlineData("too-many-docs", 400, "InvalidParameter", "docs has 1001 items, the most is 1000")]
     [InlineData("unknown-schema", 400, "InvalidParameter", "schema_id '665f1a2b3c4d5e6f7a8b9cff' does not exist")]
@@ -87,7 +88,7 @@ public sealed class SimulatorRulesTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task NonJsonContentType_IsInvalidContentType_AndUnknownPath_IsTheErrorEnvelope()
+    public async Task NonJsonContentType_IsInvalidContentType_AndUnknownPath_IsRouteNotFound()
     {
         var response = await _client.Http.PostAsync($"/enrichment/mapping/data/list?app_key=k-full", new StringContent("{}", Encoding.UTF8, "text/plain"));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -95,7 +96,11 @@ public sealed class SimulatorRulesTests : IAsyncLifetime
 
         var missing = await _client.Http.PostAsync("/enrichment/mapping/data/nothing?app_key=k-full", new StringContent("{}", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
-        Assert.Contains("\"error\":{\"code\":\"ResourceNotFound\"", await missing.Content.ReadAsStringAsync());
+        Assert.Contains("\"error\":{\"code\":\"RouteNotFound\"", await missing.Content.ReadAsStringAsync());
+
+        var outside = await _client.Http.PostAsync("/enrichment/other?app_key=k-full", new StringContent("{}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.NotFound, outside.StatusCode);
+        Assert.Contains("\"error\":{\"code\":\"RouteNotFound\"", await outside.Content.ReadAsStringAsync());
 
         var get = await _client.Http.GetAsync("/enrichment/mapping/data/list?app_key=k-full");
         Assert.Contains("MethodNotAllowed", await get.Content.ReadAsStringAsync());
@@ -141,8 +146,9 @@ public sealed class SimulatorRulesTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Download_IsCsvWithHeaderAndQuoting_ListFiltersAndPages_DeleteAndTruncateRemove()
+    public async Task Download_EnvelopeIsCsvWithHeaderAndQuoting_ListFiltersAndPages_DeleteAndTruncateRemove()
     {
+        _host.State.Readings = _host.State.Readings with { DownloadFormat = DownloadFormat.Envelope };
         await _client.PostAsync("data/upsert", new { schema_id = Schema, docs = new[] { Docs.Row("a", "Doe, \"J\""), Docs.Row("b"), Docs.Row("c") } });
 
         var csv = (await _client.PostAsync("data/download", new { schema_id = Schema })).Body["data"]!.GetValue<string>();
