@@ -33,6 +33,8 @@ public static class CheckCommand
         // The report owns standard output; logs (retries, say) go to standard error.
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // Polly logs every attempt at Information; a check wants only the retries.
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         builder.AddFlashdutyClient();
         await using var app = builder.Build();
 

@@ -30,7 +30,8 @@ internal static class LabelSources
 
         // A decommission deletes rows; it fills nothing but the host it names.
         var filling = carrying.Where(f => f.Kind != EventKind.HostDecommissioned || carrying.Count == 1).ToList();
-        var parts = filling.Where(f => sourceLabels.All(f.Labels.Contains)).Select(f => $"{f.Kind}.{label}").ToList();
+        var reaching = string.Join(", ", filling.Where(f => sourceLabels.All(f.Labels.Contains)).Select(f => $"{f.Kind}.{label}"));
+        var parts = reaching.Length == 0 ? new List<string>() : [reaching];
         parts.AddRange(filling.Where(f => !sourceLabels.All(f.Labels.Contains))
             .GroupBy(f => string.Join(", ", sourceLabels.Where(s => !f.Labels.Contains(s)).Select(s => "labels." + s)))
             .Select(g => $"{string.Join(", ", g.Select(f => $"{f.Kind}.{label}"))} only with {g.Key}"));

@@ -114,7 +114,7 @@ internal sealed class SchemaCheck(FlashdutyClient client, FlashdutyOptions flash
         var cap = flashduty.RowCaps.GetValueOrDefault(schemaId, flashduty.DefaultRowCap);
         var capKey = flashduty.RowCaps.ContainsKey(schemaId) ? $"Flashduty:RowCaps:{schemaId}" : "Flashduty:DefaultRowCap";
         var fill = (double)count / cap;
-        report.Line(string.Create(CultureInfo.InvariantCulture, $"  rows: {count:N0} of its cap of {cap:N0} ({capKey}), {fill * 100:0.#}% full"));
+        report.Line(string.Create(CultureInfo.InvariantCulture, $"  rows: {count:N0} of its cap of {cap:N0} ({capKey}), {fill * 100:0.##}% full"));
         report.Line($"  download format: {rows.Format}");
         if (count > cap)
             report.Problem(string.Create(CultureInfo.InvariantCulture,
