@@ -20,7 +20,8 @@ internal sealed class SchemaCheck(FlashdutyClient client, FlashdutyOptions flash
     {
         report.Line();
         report.Line($"schema {schemaId} (Flashduty:SchemaIds:{index})");
-        var info = listed ?? await InfoAsync(schemaId, index, ct);
+        // A list item without labels (the list's items are not documented field by field) is asked again.
+        var info = listed is { SourceLabels.Count: > 0 } ? listed : await InfoAsync(schemaId, index, ct);
         if (info is null) return;
         IReadOnlyList<string> source = info.SourceLabels ?? [];
         IReadOnlyList<string> result = info.ResultLabels ?? [];

@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using Flashduty.Simulator;
 using FlashdutySync.Check;
+using Xunit.Abstractions;
 
 namespace FlashdutySync.Tests.Check;
 
 /// <summary>The <c>check</c> verb against the in-process simulator: what it prints, what it costs, how it exits.</summary>
-public sealed class CheckCommandTests : IAsyncLifetime
+public sealed class CheckCommandTests(ITestOutputHelper log) : IAsyncLifetime
 {
     private const string AppKey = "check-app-key-5e1d7b20c4";
     private const string HostSchema = "665f1a2b3c4d5e6f7a8b9c01";
@@ -42,6 +43,7 @@ public sealed class CheckCommandTests : IAsyncLifetime
         using var output = new StringWriter();
         var exit = await CheckCommand.RunAsync([], output, c => c.AddInMemoryCollection(config));
         var text = output.ToString();
+        log.WriteLine(text);
         Assert.DoesNotContain(appKey, text, StringComparison.Ordinal);
         return (exit, text);
     }
