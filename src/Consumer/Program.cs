@@ -1,4 +1,8 @@
 using FlashdutySync;
+using FlashdutySync.Check;
+
+if (args is [CheckCommand.Verb, .. var rest]) return await CheckCommand.RunAsync(rest, Console.Out);
 
 var app = ServiceApp.Build(args);
-app.Run();
+await app.RunAsync();
+return 0;

@@ -48,9 +48,15 @@ public sealed class AccountRateLimiter : IAsyncDisposable
             throw new OperationCanceledException("the rate limiter is shutting down");
         }
 
+        Interlocked.Increment(ref _acquired);
         _spent.Enqueue(DateTimeOffset.UtcNow);
         while (_spent.TryPeek(out var oldest) && oldest < DateTimeOffset.UtcNow - TimeSpan.FromMinutes(2)) _spent.TryDequeue(out _);
     }
+
+    private long _acquired;
+
+    /// <summary>Permits this process has spent since it started: its Flashduty requests, retries included.</summary>
+    public long Acquired => Interlocked.Read(ref _acquired);
 
     /// <summary>When this process spent its recent permits, newest last (the last two minutes).</summary>
     public IReadOnlyList<DateTimeOffset> Spent => _spent.ToArray();

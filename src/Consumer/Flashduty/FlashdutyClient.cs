@@ -22,12 +22,37 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
     /// </summary>
     public async Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct)
     {
-        var (body, contentType, _) = await PostAsync("data/download", "download", new { schema_id = schemaId }, schemaId, 0, [], ct);
-        if (DownloadParser.Parse(body, contentType, labels) is { } rows) return rows;
+        var download = await TryDownloadAsync(schemaId, labels, ct);
+        if (download.Rows is { } rows) return rows;
         var page = await ListAsync(schemaId, null, 1, 1, ct);
-        return page.Total == 0 && page.Items.Count == 0
+        return EmptyDownload(download.ContentType, page);
+    }
+
+    /// <summary>
+    /// One <c>data/download</c>: the rows, or null rows when the answer is empty (no header at all), which only
+    /// <c>data/list</c> can tell from a schema without rows (see <see cref="EmptyDownload"/>).
+    /// </summary>
+    public async Task<(SchemaRows? Rows, string? ContentType)> TryDownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct)
+    {
+        var (body, contentType, _) = await PostAsync("data/download", "download", new { schema_id = schemaId }, schemaId, 0, [], ct);
+        return (DownloadParser.Parse(body, contentType, labels), contentType);
+    }
+
+    /// <summary>An empty download is an empty schema only when a page of <c>data/list</c> finds no row either.</summary>
+    public static SchemaRows EmptyDownload(string? contentType, RowPage page) =>
+        page.Total == 0 && page.Items.Count == 0
             ? new SchemaRows([], "an empty answer (data/list confirms: no rows)")
             : throw new DownloadFormatException($"data/download answered an empty body ({contentType ?? "no content type"}) while data/list finds {page.Total} rows");
+
+    /// <summary>The account's schemas as <c>schema/list</c> gives them, and the total it states.</summary>
+    public async Task<SchemaList> ListSchemasAsync(CancellationToken ct)
+    {
+        var (data, requestId) = await PostJsonAsync("schema/list", "schema_list", new { }, null, 0, [], ct);
+        if (data?["items"] is not JsonArray items)
+            throw new FlashdutyApiException("schema/list", 200, null, "answered without data.items", requestId);
+        var schemas = items.Where(i => i is JsonObject).Select(i => i.Deserialize<SchemaInfo>(SnakeCase)!).ToList();
+        var total = data["total"]?.GetValueKind() == JsonValueKind.Number ? data["total"]!.GetValue<long>() : schemas.Count;
+        return new SchemaList(schemas, total);
     }
 
     /// <summary>Upserts rows; returns Flashduty's <c>data.keys</c> as given (their order is not documented) and the request id.</summary>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using FlashdutySync.Sync;
+using FlashdutySync.Telemetry;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -9,10 +10,26 @@ namespace FlashdutySync.Flashduty;
 public static class FlashdutyExtensions
 {
     /// <summary>
-    /// Adds the Flashduty client (retries with backoff and jitter, honouring <c>Retry-After</c>; every attempt spends
-    /// a permit of the one account-wide limiter) and the mapping engine, which loads the schemas before the bus starts.
+    /// Adds the Flashduty client (see <see cref="AddFlashdutyClient"/>) and the mapping engine, which loads the
+    /// schemas before the bus starts.
     /// </summary>
     public static IHostApplicationBuilder AddFlashduty(this IHostApplicationBuilder builder)
+    {
+        builder.AddFlashdutyClient();
+        var services = builder.Services;
+        services.AddSingleton<IMappingApi>(sp => sp.GetRequiredService<FlashdutyClient>());
+        services.TryAddSingleton<IStampStore>(NoStampStore.Instance);
+        services.AddSingleton<MappingEngine>();
+        services.AddHostedService(sp => sp.GetRequiredService<MappingEngine>());
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds the options of sections <c>Flashduty</c> and <c>Sync</c> (validated at start) and the Flashduty client:
+    /// retries with backoff and jitter, honouring <c>Retry-After</c>; every attempt spends a permit of the one
+    /// account-wide limiter, and only then gets the app key on its URL. The service and its <c>check</c> verb share it.
+    /// </summary>
+    public static IHostApplicationBuilder AddFlashdutyClient(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
@@ -24,6 +41,7 @@ public static class FlashdutyExtensions
             .Bind(builder.Configuration.GetSection(SyncOptions.SectionName))
             .ValidateDataAnnotations();
 
+        services.TryAddSingleton<SyncMetrics>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new AccountRateLimiter(sp.GetRequiredService<IOptions<FlashdutyOptions>>().Value.RateLimit));
         services.AddTransient<FlashdutyAttemptHandler>();
@@ -59,10 +77,6 @@ public static class FlashdutyExtensions
                 });
             });
         client.AddHttpMessageHandler<FlashdutyAttemptHandler>();
-        services.AddSingleton<IMappingApi>(sp => sp.GetRequiredService<FlashdutyClient>());
-        services.TryAddSingleton<IStampStore>(NoStampStore.Instance);
-        services.AddSingleton<MappingEngine>();
-        services.AddHostedService(sp => sp.GetRequiredService<MappingEngine>());
         return builder;
     }
 }

@@ -8,7 +8,8 @@ namespace FlashdutySync.Sync;
 /// </summary>
 public static class UpsertKeys
 {
-    private static readonly string[] Separators = [",", "|", ":", ";", "_", "-", "/", "#", "\u001f", ""];
+    /// <summary>The separators a multi-label key may be proven to use, most likely first (<c>check</c> reports by them too).</summary>
+    internal static readonly string[] Separators = [",", "|", ":", ";", "_", "-", "/", "#", "\u001f", ""];
 
     /// <summary>Each doc's key, or null when the answer does not prove them.</summary>
     public static string[]? Match(IReadOnlyList<string> sourceLabels, IReadOnlyList<IReadOnlyDictionary<string, string>> docs, IReadOnlyList<string> keys)
