@@ -52,9 +52,14 @@ public sealed class CheckCommandTests(ITestOutputHelper log) : IAsyncLifetime
 
     private static string LastLine(string output) => output.TrimEnd().Split('\n')[^1];
 
-    [Fact]
-    public async Task Check_OneAndTwoLabelSchemasWithRows_ExitsZeroPrintingRowsFormatAndSampleKeysWithinTheBudget()
+    [Theory]
+    [InlineData(DownloadFormat.Csv, "raw CSV (text/csv), CRLF")]
+    [InlineData(DownloadFormat.CsvBom, "raw CSV (text/csv, UTF-8 BOM), CRLF")]
+    [InlineData(DownloadFormat.OctetStream, "raw CSV (application/octet-stream), LF")]
+    [InlineData(DownloadFormat.Envelope, "JSON envelope with CSV text, CRLF")]
+    public async Task Check_OneAndTwoLabelSchemasWithRows_ExitsZeroPrintingRowsFormatAndSampleKeysWithinTheBudget(DownloadFormat format, string shown)
     {
+        _sim.State.Readings = _sim.State.Readings with { DownloadFormat = format, MultiLabelKeySpelling = global::Flashduty.Simulator.KeySpelling.Comma };
         _sim.State.SeedRows(HostSchema, [Row("web-1", "alice"), Row("web-2", "bob"), Row("db-1", "carol")]);
         _sim.State.SeedRows(HostServiceSchema, [Row("web-1", "alice"), Row("web-1", "dave", "billing")]);
 
@@ -64,8 +69,7 @@ public sealed class CheckCommandTests(ITestOutputHelper log) : IAsyncLifetime
         Assert.Contains("key: accepted", output, StringComparison.Ordinal);
         Assert.Contains("rows: 3 of its cap of 10,000 (Flashduty:DefaultRowCap), 0.03% full", output, StringComparison.Ordinal);
         Assert.Contains("rows: 2 of its cap of 10,000", output, StringComparison.Ordinal);
-        // Today's simulator answers data/download with the JSON envelope.
-        Assert.Contains("download format: JSON envelope with CSV text", output, StringComparison.Ordinal);
+        Assert.Contains($"download format: {shown}", output, StringComparison.Ordinal);
         Assert.Contains("'db-1' ← host=db-1", output, StringComparison.Ordinal);
         Assert.Contains("keys are the source value", output, StringComparison.Ordinal);
         Assert.Contains("'web-1,billing' ← host=web-1, service=billing", output, StringComparison.Ordinal);
@@ -83,6 +87,19 @@ public sealed class CheckCommandTests(ITestOutputHelper log) : IAsyncLifetime
         Assert.Equal(1, requests.Count(r => r.Endpoint == "schema/list"));
         Assert.DoesNotContain(requests, r => r.Endpoint == "schema/info");
         Assert.Equal($"check: OK ({requests.Count} requests)", LastLine(output));
+    }
+
+    [Fact]
+    public async Task Check_TwoLabelSchemaWithOpaqueKeys_SaysSo_AndExitsZero()
+    {
+        _sim.State.Readings = _sim.State.Readings with { MultiLabelKeySpelling = global::Flashduty.Simulator.KeySpelling.Hash };
+        _sim.State.SeedRows(HostServiceSchema, [Row("web-1", "alice"), Row("web-1", "dave", "billing")]);
+
+        var (exit, output) = await CheckAsync(settings: ("Flashduty:SchemaIds:0", HostServiceSchema));
+
+        Assert.Equal(0, exit);
+        Assert.Contains(FlashdutySync.Check.KeySpelling.Opaque, output, StringComparison.Ordinal);
+        Assert.Contains("download format: raw CSV (text/csv), CRLF", output, StringComparison.Ordinal);
     }
 
     [Fact]
