@@ -1,59 +1,41 @@
-using System.Threading.RateLimiting;
-
 namespace FlashdutySync.Flashduty;
 
 /// <summary>
-/// The account-wide budget: one permit per Flashduty request, under both the per-second and the per-minute
-/// limit at once. Sliding windows are sized so that a spent permit comes back no sooner than the window plus
-/// a margin after it was spent: no rolling window of the server's can then see more than the limit.
-/// Callers queue for a permit; they never fail.
+/// The account-wide budget: one permit per Flashduty request, under both the per-second and the per-minute limit at
+/// once. Both windows count from one moment, when the permit is granted — right before the request goes out — and a
+/// spent permit comes back no sooner than its window plus <see cref="RateLimitOptions.Margin"/> later, so no rolling
+/// window of the server's can see more than the limit. Callers queue in order; they never fail.
 /// </summary>
+/// <remarks>
+/// Hand-written over System.Threading.RateLimiting: its sliding windows move with real time only (even with
+/// manual replenishment), so they cannot be tested with a fake clock, and chaining a minute window before a second
+/// window took the minute permit up to a second before the request was sent — that permit came back early (#13).
+/// </remarks>
 public sealed class AccountRateLimiter : IAsyncDisposable
 {
-    private const int SecondSegments = 10;
-    private const int MinuteSegments = 60;
+    private readonly object _sync = new();
+    private readonly SemaphoreSlim _turn = new(1, 1);
+    private readonly TimeProvider _time;
+    private readonly int _perSecond;
+    private readonly int _perMinute;
+    private readonly TimeSpan _second;
+    private readonly TimeSpan _minute;
 
-    public AccountRateLimiter(RateLimitOptions options)
-        : this(options, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1))
-    {
-    }
-
-    /// <summary>
-    /// Windows of other lengths, for tests: the library's sliding window slides only as real time passes, even
-    /// when replenished by hand, so tests shrink the windows instead of waiting a minute.
-    /// </summary>
-    internal AccountRateLimiter(RateLimitOptions options, TimeSpan second, TimeSpan minute)
-    {
-        PerMinute = Window(options.PerMinute, minute + options.Margin, MinuteSegments);
-        PerSecond = Window(options.PerSecond, second + options.Margin, SecondSegments);
-        // The long wait first: the per-second permit is then taken right before the request goes out.
-        Limiter = RateLimiter.CreateChained(PerMinute, PerSecond);
-    }
-
-    internal SlidingWindowRateLimiter PerSecond { get; }
-    internal SlidingWindowRateLimiter PerMinute { get; }
-    internal RateLimiter Limiter { get; }
-
+    // Grants, oldest first; Both is false for permits a predecessor spent in the minute only (see Reserve).
+    private readonly LinkedList<(DateTimeOffset At, bool Both)> _log = new();
     private readonly System.Collections.Concurrent.ConcurrentQueue<DateTimeOffset> _spent = new();
     private volatile Task _gate = Task.CompletedTask;
-
-    /// <summary>Waits for a permit. Throws only when cancelled.</summary>
-    public async ValueTask AcquireAsync(CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        using var lease = await Limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
-        if (!lease.IsAcquired)
-        {
-            // Queue limits are unbounded, so this only happens when the limiter is being disposed.
-            throw new OperationCanceledException("the rate limiter is shutting down");
-        }
-
-        Interlocked.Increment(ref _acquired);
-        _spent.Enqueue(DateTimeOffset.UtcNow);
-        while (_spent.TryPeek(out var oldest) && oldest < DateTimeOffset.UtcNow - TimeSpan.FromMinutes(2)) _spent.TryDequeue(out _);
-    }
-
     private long _acquired;
+
+    public AccountRateLimiter(RateLimitOptions options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _time = time ?? TimeProvider.System;
+        _perSecond = options.PerSecond;
+        _perMinute = options.PerMinute;
+        _second = TimeSpan.FromSeconds(1) + options.Margin;
+        _minute = TimeSpan.FromMinutes(1) + options.Margin;
+    }
 
     /// <summary>Permits this process has spent since it started: its Flashduty requests, retries included.</summary>
     public long Acquired => Interlocked.Read(ref _acquired);
@@ -61,41 +43,73 @@ public sealed class AccountRateLimiter : IAsyncDisposable
     /// <summary>When this process spent its recent permits, newest last (the last two minutes).</summary>
     public IReadOnlyList<DateTimeOffset> Spent => _spent.ToArray();
 
+    /// <summary>Waits for a permit, then counts it as spent now in both windows. Throws only when cancelled.</summary>
+    public async ValueTask AcquireAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                TimeSpan wait;
+                lock (_sync)
+                {
+                    var now = _time.GetUtcNow();
+                    wait = WaitAt(now);
+                    if (wait <= TimeSpan.Zero)
+                    {
+                        _log.AddLast((now, true));
+                        Interlocked.Increment(ref _acquired);
+                        _spent.Enqueue(now);
+                        while (_spent.TryPeek(out var oldest) && oldest < now - TimeSpan.FromMinutes(2)) _spent.TryDequeue(out _);
+                        return;
+                    }
+                }
+
+                await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
     /// <summary>Holds every request until <paramref name="gate"/> completes (while the budget of a predecessor is read).</summary>
     public void HoldUntil(Task gate) => _gate = gate;
 
     /// <summary>
-    /// Counts permits another process spent as spent here too (they come back a full window from now, which is
-    /// later than they would for that process: safe, not exact).
+    /// Counts permits another process spent as spent here too, as of now (they come back a full window from now,
+    /// which is later than they would for that process: safe, not exact).
     /// </summary>
     public void Reserve(int lastSecond, int lastMinute)
     {
-        Spend(PerMinute, lastMinute);
-        Spend(PerSecond, lastSecond);
-
-        static void Spend(SlidingWindowRateLimiter window, int permits)
+        lock (_sync)
         {
-            var available = (int)window.GetStatistics()!.CurrentAvailablePermits;
-            if (Math.Min(permits, available) > 0) window.AttemptAcquire(Math.Min(permits, available)).Dispose();
+            var now = _time.GetUtcNow();
+            for (var i = 0; i < Math.Max(lastSecond, lastMinute); i++) _log.AddLast((now, i < lastSecond));
         }
     }
 
-    private static SlidingWindowRateLimiter Window(int permits, TimeSpan minimumReuse, int segments) => new(
-        new SlidingWindowRateLimiterOptions
-        {
-            PermitLimit = permits,
-            SegmentsPerWindow = segments,
-            // A permit is reused between (segments - 1) and segments segment-lengths after it was taken.
-            Window = minimumReuse * segments / (segments - 1),
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        });
-
-    public async ValueTask DisposeAsync()
+    /// <summary>How long until a permit is free in both windows at <paramref name="now"/>. Under the lock.</summary>
+    private TimeSpan WaitAt(DateTimeOffset now)
     {
-        await Limiter.DisposeAsync();
-        await PerSecond.DisposeAsync();
-        await PerMinute.DisposeAsync();
+        while (_log.First is { } first && first.Value.At <= now - _minute) _log.RemoveFirst();
+        var wait = TimeSpan.Zero;
+        // The minute: the (count - limit + 1)-th oldest grant must leave it first.
+        if (_log.Count >= _perMinute) wait = Max(wait, _log.ElementAt(_log.Count - _perMinute).At + _minute - now);
+        var inSecond = _log.Where(g => g.Both && g.At > now - _second).ToList();
+        if (inSecond.Count >= _perSecond) wait = Max(wait, inSecond[inSecond.Count - _perSecond].At + _second - now);
+        // A grant leaves its window strictly after At + window: one tick more.
+        return wait > TimeSpan.Zero ? wait + TimeSpan.FromTicks(1) : wait;
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    public ValueTask DisposeAsync()
+    {
+        _turn.Dispose();
+        return ValueTask.CompletedTask;
     }
 }

@@ -43,7 +43,7 @@ public static class FlashdutyExtensions
 
         services.TryAddSingleton<SyncMetrics>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new AccountRateLimiter(sp.GetRequiredService<IOptions<FlashdutyOptions>>().Value.RateLimit));
+        services.AddSingleton(sp => new AccountRateLimiter(sp.GetRequiredService<IOptions<FlashdutyOptions>>().Value.RateLimit, sp.GetRequiredService<TimeProvider>()));
         services.AddTransient<FlashdutyAttemptHandler>();
         var client = services.AddHttpClient<FlashdutyClient>((sp, http) =>
             {
