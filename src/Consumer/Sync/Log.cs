@@ -9,6 +9,9 @@ public static partial class Log
     [LoggerMessage(EventId = 112, Level = LogLevel.Error, Message = "Schema {SchemaId} could not be loaded: {Problem}. It writes nothing and its events wait in RabbitMQ (not ready); trying again every {Interval}")]
     public static partial void LoadFailed(ILogger logger, string schemaId, string problem, TimeSpan interval);
 
+    [LoggerMessage(EventId = 114, Level = LogLevel.Critical, Message = "The writer of schema {SchemaId} failed; its rows in flight are queued again and it restarts after the probe interval (not ready meanwhile)")]
+    public static partial void WriterFailed(ILogger logger, string schemaId, Exception exception);
+
     [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Schema {SchemaId}: data/upsert answered {Keys} keys for {Docs} docs that do not prove which key is whose (first: {Sample}; request_id {RequestId}); keys are learnt with data/list when rows are deleted")]
     public static partial void KeysDoNotFit(ILogger logger, string schemaId, int keys, int docs, string sample, string? requestId);
 

@@ -65,18 +65,7 @@ internal sealed partial class SchemaSync
     /// <summary>Puts the batch back in the queue (newer pending values win) and records why writes stopped.</summary>
     private bool Failed(List<KeyState> batch, FlashdutyApiException ex, string? pauseReason = null)
     {
-        lock (_sync)
-        {
-            // What the key will hold once written does not change, so the projected row count does not either.
-            foreach (var state in batch)
-            {
-                var write = state.InFlight!;
-                state.InFlight = null;
-                if (state.Pending is { } newer) newer.Waiters.AddRange(write.Waiters);
-                else state.Pending = write;
-                _dirty[state.Key] = state;
-            }
-        }
+        lock (_sync) RequeueInFlight(batch);
 
         if (pauseReason is not null && PausedReason != pauseReason)
         {
@@ -89,6 +78,27 @@ internal sealed partial class SchemaSync
         }
 
         return false;
+    }
+
+    /// <summary>Puts writes in flight back in the queue (newer pending values win). Under the lock.</summary>
+    private void RequeueInFlight(IEnumerable<KeyState> inFlight)
+    {
+        // What the key will hold once written does not change, so the projected row count does not either.
+        foreach (var state in inFlight)
+        {
+            var write = state.InFlight!;
+            state.InFlight = null;
+            if (state.Pending is { } newer) newer.Waiters.AddRange(write.Waiters);
+            else state.Pending = write;
+            if (_dirty.Count == 0) _oldestPending = _time.GetTimestamp();
+            _dirty[state.Key] = state;
+        }
+    }
+
+    /// <summary>After the writer failed: every row it had in flight is queued again, none stranded.</summary>
+    private void ReturnInFlight()
+    {
+        lock (_sync) RequeueInFlight(_keys.Values.Where(k => k.InFlight is not null).ToList());
     }
 
     private void CheckFill()

@@ -5,8 +5,33 @@ internal sealed partial class SchemaSync
     private const int MaxDocs = 1000;
     private const int MaxKeys = 100;
 
-    /// <summary>The schema's single writer: one request in flight, everything pending joins the next one.</summary>
+    /// <summary>
+    /// The schema's single writer, supervised: an unexpected exception is logged, makes the service not ready, puts
+    /// the rows it had in flight back in the queue, and the writer starts again after the probe interval.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                await WriteLoopAsync(ct).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                PausedReason = $"its writer failed ({ex.GetType().Name}: {ex.Message}) and restarts every {_options.ProbeInterval}; please report this";
+                Log.WriterFailed(_logger, Schema.SchemaId, ex);
+                ReturnInFlight();
+                _round?.TrySetResult();
+                await Task.Delay(_options.ProbeInterval, _time, ct).ConfigureAwait(false);
+                _signal.Writer.TryWrite(true);
+            }
+        }
+    }
+
+    /// <summary>One request in flight, everything pending joins the next one.</summary>
+    private async Task WriteLoopAsync(CancellationToken ct)
     {
         while (await _signal.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
         {

@@ -28,7 +28,7 @@ internal sealed class FakeMappingApi : IMappingApi
     public Func<IReadOnlyDictionary<string, string>, bool> Refuses { get; set; } = _ => false;
 
     /// <summary>When it returns an exception for an upsert's docs, that upsert throws it (after <see cref="Refuses"/>).</summary>
-    public Func<IReadOnlyList<IReadOnlyDictionary<string, string>>, FlashdutyApiException?> UpsertFails { get; set; } = _ => null;
+    public Func<IReadOnlyList<IReadOnlyDictionary<string, string>>, Exception?> UpsertFails { get; set; } = _ => null;
 
     /// <summary>Throws this from writes while set.</summary>
     public FlashdutyApiException? Failure { get; set; }

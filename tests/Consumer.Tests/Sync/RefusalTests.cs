@@ -122,4 +122,22 @@ public sealed class RefusalTests
         Assert.Equal(OutcomeKind.Applied, results[0].Kind);
         Assert.Equal(OutcomeKind.Rejected, results[1].Kind);
     }
+
+    [Fact]
+    public async Task WriterThatThrowsSomethingUnexpected_SaysSoInReadiness_RequeuesItsRows_AndRestarts()
+    {
+        var api = new FakeMappingApi();
+        var throwOnce = true;
+        api.UpsertFails = _ => throwOnce && !(throwOnce = false) ? new InvalidOperationException("a bug") : null;
+        await using var sync = new SchemaSyncUnderTest(api, ["host"]);
+        var outcome = sync.Apply(Provision("a", "alice"));
+
+        await Support.Eventually.UntilAsync(() => sync.Sync.PausedReason is not null, Deadline, "readiness to name the failure");
+        Assert.Contains("InvalidOperationException: a bug", sync.Sync.PausedReason);
+        Assert.False(outcome.IsCompleted);
+
+        Assert.Equal(OutcomeKind.Applied, (await sync.SettleAsync([outcome]))[0].Kind);
+        Assert.Equal("alice", api.Rows["a"]["owner"]);
+        Assert.Null(sync.Sync.PausedReason);
+    }
 }
