@@ -125,7 +125,10 @@ internal sealed partial class SchemaSync
         {
             if (_stopping) return [];
             var upserts = _dirty.Values.Where(k => k.Pending!.Target is not null).Take(MaxDocs).ToList();
-            var batch = upserts.Count > 0 ? upserts : _dirty.Values.Take(MaxKeys).ToList();
+            var deletes = _dirty.Values.Where(k => k.Pending!.Target is null);
+            // Upserts first (fresher rows), unless new rows would pass the cap before the deletes make room (#13 defect 6).
+            var deletesFirst = upserts.Count == 0 || (deletes.Any() && RowsHeld() + upserts.Count(k => k.Confirmed is null) > Schema.RowCap);
+            var batch = deletesFirst ? deletes.Take(MaxKeys).ToList() : upserts;
             foreach (var state in batch)
             {
                 state.InFlight = state.Pending;
@@ -138,6 +141,9 @@ internal sealed partial class SchemaSync
             return batch;
         }
     }
+
+    /// <summary>Rows Flashduty holds as far as the service knows. Under the lock.</summary>
+    private int RowsHeld() => _keys.Values.Count(k => k.Confirmed is not null);
 
     /// <summary>
     /// Saves when the written rows' labels were set, before their events are acknowledged. A label may already be

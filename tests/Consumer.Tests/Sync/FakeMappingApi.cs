@@ -38,6 +38,9 @@ internal sealed class FakeMappingApi : IMappingApi
 
     public bool SchemaExists { get; set; } = true;
 
+    /// <summary>Rows the schema may hold, as Flashduty enforces it. Default: no cap.</summary>
+    public int RowCap { get; set; } = int.MaxValue;
+
     /// <summary>How a key is spelled from the source values joined by ','. Default: as joined.</summary>
     public Func<string, string> Spell { get; set; } = joined => joined;
 
@@ -63,6 +66,8 @@ internal sealed class FakeMappingApi : IMappingApi
             if (Failure is { } failure) throw failure;
             if (docs.Any(Refuses)) throw new FlashdutyApiException("data/upsert", 400, "InvalidParameter", "a doc is refused", "req-bad");
             if (UpsertFails(docs) is { } fails) throw fails;
+            var added = docs.Select(KeyOf).Distinct().Count(k => !Rows.ContainsKey(k));
+            if (Rows.Count + added > RowCap) throw new FlashdutyApiException("data/upsert", 400, "InvalidParameter", $"{added} new rows would pass the cap of {RowCap}", "req-cap");
             foreach (var doc in docs) Rows[KeyOf(doc)] = doc;
             return (docs.Select(KeyOf).Reverse().ToList(), $"req-{Upserts.Count}");
         }

@@ -140,4 +140,25 @@ public sealed class RefusalTests
         Assert.Equal("alice", api.Rows["a"]["owner"]);
         Assert.Null(sync.Sync.PausedReason);
     }
+
+    [Fact]
+    public async Task AtTheRowCap_TheDeletesThatMakeRoomGoBeforeTheNewRows_SoNoValidRowIsRefused()
+    {
+        var api = new FakeMappingApi { RowCap = 3, Gate = new TaskCompletionSource() };
+        Dictionary<string, string> Row(string host) => new() { ["host"] = host, ["owner"] = "o", ["team"] = "t" };
+        foreach (var host in new[] { "a", "b", "c" }) api.Rows[host] = Row(host);
+        await using var sync = new SchemaSyncUnderTest(api, ["host"], api.Rows.Values.ToList(), rowCap: 3);
+        // A write in flight (held open) while both changes queue up behind it: the next round has a delete and a new row.
+        var update = sync.Apply(Provision("c", "carol"));
+        await Support.Eventually.UntilAsync(() => api.Upserts.Count == 1, Deadline, "the first write");
+        var gone = sync.Apply(Event(EventKind.HostDecommissioned, T0, ("host", "a")));
+        var added = sync.Apply(Provision("d", "dora"));
+        api.Gate.SetResult();
+        api.Gate = null;
+
+        var results = await sync.SettleAsync([update, gone, added]);
+
+        Assert.All(results, r => Assert.Equal(OutcomeKind.Applied, r.Kind));
+        Assert.Equal(["b", "c", "d"], api.Rows.Keys.Order());
+    }
 }

@@ -14,12 +14,12 @@ internal sealed class SchemaSyncUnderTest : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _writer;
 
-    public SchemaSyncUnderTest(FakeMappingApi api, IReadOnlyList<string> sourceLabels, IEnumerable<IReadOnlyDictionary<string, string>>? rows = null)
+    public SchemaSyncUnderTest(FakeMappingApi api, IReadOnlyList<string> sourceLabels, IEnumerable<IReadOnlyDictionary<string, string>>? rows = null, int rowCap = 5000)
     {
         Api = api;
         api.SourceLabels = sourceLabels;
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        Sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", sourceLabels, ["owner", "team"], RowCap: 5000),
+        Sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", sourceLabels, ["owner", "team"], RowCap: rowCap),
             api, new SyncOptions { ProbeInterval = TimeSpan.FromMilliseconds(10) }, new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters),
             NullLogger.Instance, Time);
         if (rows is not null) Sync.Load(rows);
