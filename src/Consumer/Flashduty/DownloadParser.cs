@@ -34,7 +34,8 @@ public static class DownloadParser
 
         var media = contentType?.Split(';')[0].Trim().ToLowerInvariant();
         string shape;
-        if (media is "application/json" || text.TrimStart().StartsWith('{'))
+        // By the body, not the label: a raw CSV may well be served as application/json (the reference declares JSON).
+        if (text.TrimStart().StartsWith('{'))
         {
             text = CsvOfEnvelope(text, contentType, body.Length);
             shape = "JSON envelope with CSV text";

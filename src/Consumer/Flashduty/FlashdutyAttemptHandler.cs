@@ -39,26 +39,28 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
         timeout.CancelAfter(options.Value.AttemptTimeout);
         try
         {
-            HttpResponseMessage response;
+            HttpResponseMessage? response = null;
             try
             {
                 response = await base.SendAsync(request, timeout.Token).ConfigureAwait(false);
+                // The whole body within the attempt's time-out: a body that stalls is a time-out like any other.
+                await response.Content.LoadIntoBufferAsync(timeout.Token).ConfigureAwait(false);
+                call.LastRequestId = response.Headers.TryGetValues("Flashcat-Request-Id", out var ids) ? ids.FirstOrDefault() : null;
+                // The code decides whether a failure is retried (FlashdutyErrors), whatever the status: read once per attempt.
+                (call.LastErrorCode, call.LastRequestId) = await ReadErrorAsync(response, call.LastRequestId, timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
+                response?.Dispose();
                 throw new TimeoutException($"Flashduty {call.Operation} did not answer within {options.Value.AttemptTimeout.TotalSeconds:0.###} s");
             }
 
             var status = (int)response.StatusCode;
-            call.LastRequestId = response.Headers.TryGetValues("Flashcat-Request-Id", out var ids) ? ids.FirstOrDefault() : null;
-            // The code decides whether a failure is retried (FlashdutyErrors), so it is read here, once per attempt.
-            call.LastErrorCode = null;
-            if (!response.IsSuccessStatusCode) (call.LastErrorCode, call.LastRequestId) = await ReadErrorAsync(response, call.LastRequestId, timeout.Token).ConfigureAwait(false);
             activity?.SetTag(SyncTelemetry.Tags.HttpStatus, status);
             if (call.LastRequestId is not null) activity?.SetTag(SyncTelemetry.Tags.RequestId, call.LastRequestId);
             if (call.LastErrorCode is not null) activity?.SetTag(SyncTelemetry.Tags.ErrorCode, call.LastErrorCode);
             if (status >= 400) activity?.SetStatus(ActivityStatusCode.Error, $"HTTP {status}");
-            if (!response.IsSuccessStatusCode && FlashdutyErrors.Classify(status, call.LastErrorCode) == FlashdutyErrorKind.Throttled)
+            if ((!response.IsSuccessStatusCode || call.LastErrorCode is not null) && FlashdutyErrors.Classify(status, call.LastErrorCode) == FlashdutyErrorKind.Throttled)
                 metrics.Throttled.Add(1, new KeyValuePair<string, object?>("endpoint", call.Operation));
             metrics.Requests.Add(1, new("endpoint", call.Operation), new("status", status));
             return response;
@@ -79,10 +81,15 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
     /// <summary>The error envelope's code and request id; a body that is not one (a proxy's page) gives no code.</summary>
     private static async Task<(string? Code, string? RequestId)> ReadErrorAsync(HttpResponseMessage response, string? requestId, CancellationToken ct)
     {
+        var body = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        var text = body.AsSpan();
+        if (text.StartsWith(System.Text.Encoding.UTF8.Preamble)) text = text[3..];
+        text = text.TrimStart(" \t\r\n"u8);
+        // Only an object can be an error envelope (a raw CSV download is not parsed).
+        if (text.IsEmpty || text[0] != (byte)'{') return (null, requestId);
         try
         {
-            await response.Content.LoadIntoBufferAsync(ct).ConfigureAwait(false);
-            using var json = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false), cancellationToken: ct).ConfigureAwait(false);
+            using var json = JsonDocument.Parse(body.AsMemory(body.Length - text.Length));
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object) return (null, requestId);
             if (requestId is null && root.TryGetProperty("request_id", out var id) && id.ValueKind == JsonValueKind.String) requestId = id.GetString();
@@ -100,9 +107,9 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
     /// <summary>For the retry pipeline: whether a failed answer is worth another attempt, by its code first.</summary>
     internal static bool IsRetryable(HttpResponseMessage response)
     {
-        if (response.IsSuccessStatusCode) return false;
         string? code = null;
         if (response.RequestMessage?.Options.TryGetValue(Call, out var call) == true) code = call.LastErrorCode;
+        if (response.IsSuccessStatusCode && code is null) return false;
         return FlashdutyErrors.IsRetryable(FlashdutyErrors.Classify((int)response.StatusCode, code));
     }
 }

@@ -74,8 +74,11 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
     /// <summary>Finds the key Flashduty gave the row with these source values, or null.</summary>
     public async Task<string?> FindKeyAsync(string schemaId, IReadOnlyDictionary<string, string> sourceValues, CancellationToken ct)
     {
-        var page = await ListAsync(schemaId, sourceValues, 1, 1, ct);
-        return page.Items.FirstOrDefault()?.Key;
+        // The query is documented as an exact match; the answer is checked all the same (a search-backed list could
+        // match more loosely, and deleting another row's key would be worse than asking again).
+        var page = await ListAsync(schemaId, sourceValues, 1, 20, ct);
+        return page.Items.FirstOrDefault(i => i.Key.Length > 0 &&
+                                              sourceValues.All(v => i.Fields.TryGetValue(v.Key, out var value) && value == v.Value))?.Key;
     }
 
     /// <summary>One page of <c>data/list</c> (newest first by creation).</summary>
@@ -85,6 +88,8 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
             ? new { schema_id = schemaId, orderby = "created_at", p = page, limit }
             : new { schema_id = schemaId, query, orderby = "created_at", p = page, limit };
         var (data, _) = await PostJsonAsync("data/list", "list", body, schemaId, 0, [], ct);
+        if (data?["items"] is not JsonArray listed && data?["items"]?.GetValueKind() is not JsonValueKind.Null && !(data?["total"]?.GetValueKind() == JsonValueKind.Number && data["total"]!.GetValue<long>() == 0))
+            throw new FlashdutyApiException("data/list", 200, "", "answered without an items array", null);
         var items = (data?["items"] as JsonArray ?? []).Select(item => new ListedRow(
                 item?["key"]?.GetValueKind() == JsonValueKind.String ? item["key"]!.GetValue<string>() : "",
                 (item?["fields"] as JsonObject ?? []).Where(f => f.Value?.GetValueKind() == JsonValueKind.String)
@@ -101,7 +106,7 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
         var (bytes, _, requestId) = await PostAsync(path, operation, body, schemaId, items, links, ct);
         try
         {
-            var root = JsonNode.Parse(bytes);
+            var root = JsonNode.Parse(WithoutBom(bytes).Span);
             return (root?["data"], root?["request_id"]?.GetValueKind() == JsonValueKind.String ? root["request_id"]!.GetValue<string>() : requestId);
         }
         catch (JsonException)
@@ -125,7 +130,7 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
         {
             response = await http.SendAsync(request, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TimeoutException)
+        catch (Exception ex) when (ex is HttpRequestException or TimeoutException || (ex is OperationCanceledException && !ct.IsCancellationRequested))
         {
             throw new FlashdutyApiException(path, 0, null, ex.Message, call.LastRequestId, ex);
         }
@@ -143,10 +148,14 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
     }
 
     /// <summary>The error envelope's code, message and request id, if the body is one.</summary>
-    private static (string? Code, string? Message, string? RequestId) ErrorOf(byte[] body, string? requestId)
+    private static ReadOnlyMemory<byte> WithoutBom(byte[] body) =>
+        body.AsSpan().StartsWith(System.Text.Encoding.UTF8.Preamble) ? body.AsMemory(3) : body;
+
+    private static (string? Code, string? Message, string? RequestId) ErrorOf(byte[] raw, string? requestId)
     {
-        var start = Array.FindIndex(body, b => b is not ((byte)' ' or (byte)'\r' or (byte)'\n' or (byte)'\t'));
-        if (start < 0 || body[start] != (byte)'{') return (null, null, requestId);
+        var body = WithoutBom(raw);
+        var text = body.Span.TrimStart(" \t\r\n"u8);
+        if (text.IsEmpty || text[0] != (byte)'{') return (null, null, requestId);
         try
         {
             using var json = JsonDocument.Parse(body);

@@ -46,6 +46,9 @@ public static partial class EventTranslator
 
         foreach (var (label, value) in labels)
         {
+            // The service joins a row's source values with U+001F to key it; a value holding one could pass for another row's.
+            if (value.Contains(SchemaDefinition.KeySeparator, StringComparison.Ordinal))
+                throw Invalid(kind, host, eventId, label == "host" || named.Any(n => n.Label == label) ? label : $"labels.{label}", "contains the control character U+001F, which no label value may hold");
             if (value.Length > MaxValueLength)
                 throw Invalid(kind, host, eventId, label == "host" || named.Any(n => n.Label == label) ? label : $"labels.{label}",
                     $"is {value.Length} characters long; Flashduty takes at most {MaxValueLength}");

@@ -41,6 +41,8 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
     {
         lock (_refreshLock)
         {
+            // A reload cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
+            if (_refresh is { IsCompleted: true, IsCompletedSuccessfully: false }) _refresh = null;
             _refresh ??= time.GetElapsedTime(_loadedAt) < sync.Value.StandbyAfter ? Task.CompletedTask : ReloadAsync(ct);
             return _refresh;
         }
@@ -58,7 +60,7 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
                 LogLoaded(schema.Schema, rows);
             }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             Log.ReloadFailed(logger, ex.Message);
         }
@@ -71,7 +73,8 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         {
             var slot = new SchemaSlot(schemaId);
             _slots.Add(slot);
-            if (!await TryLoadAsync(slot, saved, cancellationToken)) _writers.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
+            if (await TryLoadAsync(slot, saved, cancellationToken)) continue;
+            lock (_writers) _writers.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
         }
 
         metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
@@ -91,6 +94,12 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
                 return NotLoaded(slot, $"Flashduty has no mapping schema {slot.SchemaId} (configured in Flashduty:SchemaIds): create it or fix the id");
             }
 
+            if (info.SourceLabels is not { Count: >= 1 and <= 3 } || info.ResultLabels is not { Count: >= 1 })
+            {
+                return NotLoaded(slot, $"schema/info describes schema {slot.SchemaId} with source labels [{string.Join(",", info.SourceLabels ?? [])}] and " +
+                                       $"result labels [{string.Join(",", info.ResultLabels ?? [])}]; a schema has 1–3 source labels and at least one result label");
+            }
+
             var cap = options.RowCaps.GetValueOrDefault(slot.SchemaId, options.DefaultRowCap);
             var schema = new SchemaDefinition(slot.SchemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
             var rows = await api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), ct);
@@ -98,7 +107,8 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
             var state = new SchemaSync(schema, api, sync.Value, inflow, stamps, metrics, logger, time);
             state.Load(rows.Rows, saved.GetValueOrDefault(slot.SchemaId));
             LogLoaded(schema, rows);
-            slot.Loaded(state);
+            // Loaded while the service stops: no writer (another replica may be taking over).
+            if (!slot.Loaded(state)) return true;
             lock (_writers) _writers.Add(RunWriterAsync(state));
             return true;
         }
@@ -106,8 +116,9 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         {
             return NotLoaded(slot, FlashdutyErrors.OperatorAction(ex.Kind, ex.Code) is { } action ? $"{action} (request_id {ex.RequestId})" : ex.Message);
         }
-        catch (DownloadFormatException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
+            // A download in no known shape, an answer that does not parse: this schema waits, the others go on.
             return NotLoaded(slot, ex.Message);
         }
     }

@@ -9,6 +9,12 @@ namespace FlashdutySync.Sync;
 /// </summary>
 internal sealed class SchemaSlot(string schemaId)
 {
+    /// <summary>
+    /// Events held for a schema that cannot be read. Batches give their events back after Sync:HoldLimit, and each
+    /// redelivery waits here again: past this many, events are given back at once (memory stays bounded).
+    /// </summary>
+    private const int MaxWaiting = 20_000;
+
     private readonly object _sync = new();
     private List<(InventoryEvent Event, ActivityContext Batch, TaskCompletionSource<KeyOutcome> Done)> _waiting = [];
     private bool _released;
@@ -27,27 +33,33 @@ internal sealed class SchemaSlot(string schemaId)
         lock (_sync)
         {
             if (Sync is { } justLoaded) return justLoaded.Apply(e, batch);
-            if (_released) return Task.FromResult(KeyOutcome.Released);
+            if (_released || _waiting.Count >= MaxWaiting) return Task.FromResult(KeyOutcome.Released);
             var done = new TaskCompletionSource<KeyOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiting.Add((e, batch, done));
             return done.Task;
         }
     }
 
-    /// <summary>Takes the loaded schema and applies, in arrival order, what waited for it.</summary>
-    public void Loaded(SchemaSync sync)
+    /// <summary>
+    /// Takes the loaded schema and applies, in arrival order, what waited for it. False when the service is stopping
+    /// meanwhile: the schema must then not write (another replica may have taken over).
+    /// </summary>
+    public bool Loaded(SchemaSync sync)
     {
         lock (_sync)
         {
+            if (_released) return false;
             foreach (var (e, batch, done) in _waiting)
             {
-                if (sync.Apply(e, batch) is { } outcome) _ = outcome.ContinueWith(t => done.TrySetResult(t.Result), TaskScheduler.Default);
+                if (sync.Apply(e, batch) is { } outcome)
+                    _ = outcome.ContinueWith(t => done.TrySetResult(t.IsCompletedSuccessfully ? t.Result : KeyOutcome.Released), TaskScheduler.Default);
                 else done.TrySetResult(KeyOutcome.Applied);
             }
 
             _waiting = [];
             LoadProblem = null;
             Sync = sync;
+            return true;
         }
     }
 

@@ -22,39 +22,41 @@ internal sealed partial class SchemaSync
         var schemaChecked = false;
         while (work.TryPop(out var part))
         {
+            // A stopping replica starts no request: what is left goes back, unwritten and unsettled.
+            if (_stopping)
+            {
+                lock (_sync) RequeueInFlight(Remaining(part, work));
+                return true;
+            }
+
             var ex = upsert ? await TryUpsertAsync(part, ct).ConfigureAwait(false) : await TryDeleteAsync(part, ct).ConfigureAwait(false);
             if (ex is null) continue;
-            switch (ex.Kind)
+            // ResourceNotFound names any missing entity: on an upsert the schema, on a delete perhaps a row already gone.
+            if (ex.Kind == FlashdutyErrorKind.NotFound && upsert) return Failed(Remaining(part, work), ex, GoneReason($"Flashduty answers {ex.Code}"));
+            var refused = ex.Kind is FlashdutyErrorKind.InvalidRequest or FlashdutyErrorKind.NotFound;
+            if (!refused && ex.Kind != FlashdutyErrorKind.TooLarge) return Failed(Remaining(part, work), ex, FlashdutyErrors.OperatorAction(ex.Kind, ex.Code));
+            if (refused && !schemaChecked)
             {
-                case FlashdutyErrorKind.InvalidRequest when !schemaChecked:
-                    schemaChecked = true;
-                    var exists = await SchemaStillExistsAsync(ct).ConfigureAwait(false);
-                    if (exists is null) return Failed(Remaining(part, work), ex);
-                    if (exists == false) return Failed(Remaining(part, work), ex, GoneReason("schema/info answers that it does not exist"));
-                    goto case FlashdutyErrorKind.TooLarge;
-                case FlashdutyErrorKind.InvalidRequest:
-                case FlashdutyErrorKind.TooLarge:
-                    if (part.Count > 1)
-                    {
-                        work.Push(part[(part.Count / 2)..]);
-                        work.Push(part[..(part.Count / 2)]);
-                    }
-                    else if (!upsert && ex.Kind == FlashdutyErrorKind.InvalidRequest && await RowIsGoneAsync(part[0], ct).ConfigureAwait(false))
-                    {
-                        // A refused delete of a key Flashduty does not hold (undocumented either way): the row is gone, as wanted.
-                        await SaveStampsAsync(part, ct).ConfigureAwait(false);
-                        Succeeded(part, null, ex.RequestId);
-                    }
-                    else
-                    {
-                        Rejected(part[0], ex);
-                    }
+                schemaChecked = true;
+                var exists = await SchemaStillExistsAsync(ct).ConfigureAwait(false);
+                if (exists is null) return Failed(Remaining(part, work), ex);
+                if (exists == false) return Failed(Remaining(part, work), ex, GoneReason("schema/info answers that it does not exist"));
+            }
 
-                    break;
-                case FlashdutyErrorKind.NotFound:
-                    return Failed(Remaining(part, work), ex, GoneReason($"Flashduty answers {ex.Code}"));
-                default:
-                    return Failed(Remaining(part, work), ex, FlashdutyErrors.OperatorAction(ex.Kind, ex.Code));
+            if (part.Count > 1)
+            {
+                work.Push(part[(part.Count / 2)..]);
+                work.Push(part[..(part.Count / 2)]);
+            }
+            else if (!upsert && refused && await RowIsGoneAsync(part[0], ct).ConfigureAwait(false))
+            {
+                // A refused delete of a key Flashduty does not hold (undocumented either way): the row is gone, as wanted.
+                await SaveStampsAsync(part, ct).ConfigureAwait(false);
+                Succeeded(part, null, ex.RequestId);
+            }
+            else
+            {
+                Rejected(part[0], ex);
             }
         }
 
@@ -114,6 +116,8 @@ internal sealed partial class SchemaSync
         if (oneLabel && _keysAreValues == true) return state.Key;
         var found = await _api.FindKeyAsync(Schema.SchemaId, SourceValues(state.Key), ct).ConfigureAwait(false);
         if (oneLabel && found is not null) _keysAreValues = found == state.Key;
+        // Kept: a split delete asks again for none of them. Cleared when the row is deleted.
+        state.RemoteKey = found;
         return found;
     }
 

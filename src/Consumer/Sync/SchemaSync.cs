@@ -16,13 +16,6 @@ internal sealed partial class SchemaSync
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, KeyState> _dirty = new(StringComparer.Ordinal);
 
-    // Schemas keyed by the host and other labels: a decommission names only the host, so it finds its rows here.
-    private const string HostLabel = "host";
-    private const char Separator = '\u001f';
-    private readonly bool _hostKeyed;
-    private readonly int _hostIndex;
-    private readonly Dictionary<string, HashSet<string>> _hostKeys = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DateTimeOffset> _hostDeletedAt = new(StringComparer.Ordinal);
     private List<(KeyState State, Waiter Waiter)> _stampsOnly = [];
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly IMappingApi _api;
@@ -87,7 +80,9 @@ internal sealed partial class SchemaSync
         {
             foreach (var row in rows)
             {
-                if (Schema.KeyOf(row) is not { } key || !Schema.AllLabels.All(row.ContainsKey)) continue;
+                // A row whose source values hold the key separator cannot be told from another row's: left alone.
+                if (Schema.KeyOf(row) is not { } key || !Schema.AllLabels.All(row.ContainsKey) ||
+                    Schema.SourceLabels.Any(l => row[l].Contains(Separator, StringComparison.Ordinal))) continue;
                 var state = NewKey(key);
                 state.Confirmed = Schema.AllLabels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal);
                 var saved = stamps?.GetValueOrDefault(key);
@@ -122,41 +117,7 @@ internal sealed partial class SchemaSync
             lock (_sync) return ApplyToKey(key, e, batch);
         }
 
-        if (e.Kind != EventKind.HostDecommissioned || !_hostKeyed || !e.Labels.TryGetValue(HostLabel, out var host)) return null;
-        List<Task<KeyOutcome>> outcomes;
-        lock (_sync)
-        {
-            if (_stopping) return Task.FromResult(KeyOutcome.Released);
-            // Rows of this host not seen yet (an older provision consumed later) may not be created either.
-            if (!_hostDeletedAt.TryGetValue(host, out var before) || before < e.OccurredAt) _hostDeletedAt[host] = e.OccurredAt;
-            outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, batch)).ToList() : [];
-        }
-
-        return outcomes.Count switch
-        {
-            0 => ChangesNothing,
-            1 => outcomes[0],
-            _ => CombineAsync(outcomes),
-        };
-    }
-
-    /// <summary>One event's outcome over several rows: refused if any row was, given back if any was, else applied.</summary>
-    private static async Task<KeyOutcome> CombineAsync(List<Task<KeyOutcome>> outcomes)
-    {
-        var all = await Task.WhenAll(outcomes).ConfigureAwait(false);
-        return all.FirstOrDefault(o => o.Kind == OutcomeKind.Rejected) ?? all.FirstOrDefault(o => o.Kind == OutcomeKind.Released) ?? KeyOutcome.Applied;
-    }
-
-    private KeyState NewKey(string key)
-    {
-        var state = new KeyState(key);
-        _keys[key] = state;
-        if (!_hostKeyed) return state;
-        var host = key.Split(Separator)[_hostIndex];
-        if (!_hostKeys.TryGetValue(host, out var keys)) _hostKeys[host] = keys = new HashSet<string>(StringComparer.Ordinal);
-        keys.Add(key);
-        if (_hostDeletedAt.TryGetValue(host, out var deletedAt)) state.DeletedAt = deletedAt;
-        return state;
+        return e.Kind == EventKind.HostDecommissioned && _hostKeyed && e.Labels.TryGetValue(HostLabel, out var host) ? DecommissionHost(host, e, batch) : null;
     }
 
     /// <summary>Applies the event to one row. Under the lock.</summary>

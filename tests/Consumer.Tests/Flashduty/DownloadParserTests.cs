@@ -24,6 +24,7 @@ public sealed class DownloadParserTests
     [InlineData("text/csv; charset=utf-8")]
     [InlineData("application/octet-stream")]
     [InlineData("text/plain")]
+    [InlineData("application/json")]
     [InlineData(null)]
     public void RawCsv_AnyNonJsonType_IsRead(string? contentType)
     {
@@ -84,6 +85,7 @@ public sealed class DownloadParserTests
     [InlineData("{\"request_id\":\"r\"}", "application/json", "without data")]
     [InlineData("<html><body>Bad gateway</body></html>", "text/html", "text/html")]
     [InlineData("{not json", "application/json", "neither JSON nor CSV")]
+    [InlineData("not,the,labels\na,b,c\n", "application/json", "lacks the schema's label")]
     public void AnswerInNoKnownShape_IsAnErrorThatSaysWhatCameBack(string body, string contentType, string said)
     {
         var ex = Assert.Throws<DownloadFormatException>(() => DownloadParser.Parse(Utf8(body), contentType, Labels));

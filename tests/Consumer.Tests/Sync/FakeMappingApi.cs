@@ -38,6 +38,9 @@ internal sealed class FakeMappingApi : IMappingApi
 
     public bool SchemaExists { get; set; } = true;
 
+    /// <summary>When set, a delete naming a key it does not hold is refused (400) with this code, deleting nothing.</summary>
+    public string? UnknownDeleteCode { get; set; }
+
     /// <summary>Rows the schema may hold, as Flashduty enforces it. Default: no cap.</summary>
     public int RowCap { get; set; } = int.MaxValue;
 
@@ -84,6 +87,8 @@ internal sealed class FakeMappingApi : IMappingApi
         {
             Deletes.Add(keys);
             if (Failure is { } failure) throw failure;
+            if (UnknownDeleteCode is { } code && keys.FirstOrDefault(k => !Rows.ContainsKey(k)) is { } unknown)
+                throw new FlashdutyApiException("data/delete", 400, code, $"key {unknown} not found", "req-unknown");
             foreach (var key in keys) Rows.Remove(key);
             return "req-delete";
         }

@@ -161,4 +161,31 @@ public sealed class RefusalTests
         Assert.All(results, r => Assert.Equal(OutcomeKind.Applied, r.Kind));
         Assert.Equal(["b", "c", "d"], api.Rows.Keys.Order());
     }
+
+    [Theory]
+    [InlineData("ResourceNotFound")]
+    [InlineData("InvalidParameter")]
+    public async Task DeleteOfARowAlreadyGoneBehindTheServicesBack_IsRefused_ButCountsAsDone_AndPausesNothing(string code)
+    {
+        var api = new FakeMappingApi { UnknownDeleteCode = code };
+        Dictionary<string, string> Row(string host) => new() { ["host"] = host, ["owner"] = "o", ["team"] = "t" };
+        await using var sync = new SchemaSyncUnderTest(api, ["host"], [Row("a"), Row("b")]);
+        api.Rows["a"] = Row("a");
+        api.Rows["b"] = Row("b");
+        // An upsert whose answer proves keys are values: deletes then go without a lookup.
+        await sync.SettleAsync([sync.Apply(Provision("c", "carol"))]);
+        api.Rows.Remove("a"); // a was deleted in Flashduty's console
+        api.Gate = new TaskCompletionSource();
+        var outcomes = new[] { sync.Apply(Event(EventKind.HostDecommissioned, T0, ("host", "a"))), sync.Apply(Event(EventKind.HostDecommissioned, T0, ("host", "b"))) };
+        api.Gate.SetResult();
+        api.Gate = null;
+
+        var results = await sync.SettleAsync(outcomes);
+
+        Assert.All(results, r => Assert.Equal(OutcomeKind.Applied, r.Kind));
+        Assert.Equal(["c"], api.Rows.Keys);
+        Assert.Null(sync.Sync.PausedReason);
+        Assert.Equal(1, api.SchemaInfoCalls);
+        Assert.Contains(api.Deletes, d => d.Count == 2);
+    }
 }

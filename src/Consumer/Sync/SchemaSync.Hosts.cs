@@ -1,0 +1,57 @@
+using System.Diagnostics;
+
+namespace FlashdutySync.Sync;
+
+/// <summary>
+/// Schemas keyed by the host and other labels (say host and env): a <c>HostDecommissioned</c> names only the host,
+/// so the rows of each host are indexed here, and the decommission applies to all of them.
+/// </summary>
+internal sealed partial class SchemaSync
+{
+    // Schemas keyed by the host and other labels: a decommission names only the host, so it finds its rows here.
+    private const string HostLabel = "host";
+    private const char Separator = SchemaDefinition.KeySeparator;
+    private readonly bool _hostKeyed;
+    private readonly int _hostIndex;
+    private readonly Dictionary<string, HashSet<string>> _hostKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _hostDeletedAt = new(StringComparer.Ordinal);
+
+    /// <summary>Applies a decommission to every known row of the host; older events of the host may not create new rows (while this process runs).</summary>
+    private Task<KeyOutcome> DecommissionHost(string host, InventoryEvent e, ActivityContext batch)
+    {
+        List<Task<KeyOutcome>> outcomes;
+        lock (_sync)
+        {
+            if (_stopping) return Task.FromResult(KeyOutcome.Released);
+            if (!_hostDeletedAt.TryGetValue(host, out var before) || before < e.OccurredAt) _hostDeletedAt[host] = e.OccurredAt;
+            outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, batch)).ToList() : [];
+        }
+
+        return outcomes.Count switch
+        {
+            0 => ChangesNothing,
+            1 => outcomes[0],
+            _ => CombineAsync(outcomes),
+        };
+    }
+
+    /// <summary>One event's outcome over several rows: refused if any row was, given back if any was, else applied.</summary>
+    private static async Task<KeyOutcome> CombineAsync(List<Task<KeyOutcome>> outcomes)
+    {
+        var all = await Task.WhenAll(outcomes).ConfigureAwait(false);
+        // Given back first: a row not attempted yet must not send the event to the error queue.
+        return all.FirstOrDefault(o => o.Kind == OutcomeKind.Released) ?? all.FirstOrDefault(o => o.Kind == OutcomeKind.Rejected) ?? KeyOutcome.Applied;
+    }
+
+    private KeyState NewKey(string key)
+    {
+        var state = new KeyState(key);
+        _keys[key] = state;
+        if (!_hostKeyed) return state;
+        var host = key.Split(Separator)[_hostIndex];
+        if (!_hostKeys.TryGetValue(host, out var keys)) _hostKeys[host] = keys = new HashSet<string>(StringComparer.Ordinal);
+        keys.Add(key);
+        if (_hostDeletedAt.TryGetValue(host, out var deletedAt)) state.DeletedAt = deletedAt;
+        return state;
+    }
+}
