@@ -24,6 +24,7 @@ internal sealed partial class SchemaSync
         {
             if (_stopping) return Task.FromResult(KeyOutcome.Released);
             if (!_hostDeletedAt.TryGetValue(host, out var before) || before < e.OccurredAt) _hostDeletedAt[host] = e.OccurredAt;
+            if (_hostDeletedAt.Count % 1024 == 0) ForgetOldTombstones();
             outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, batch)).ToList() : [];
         }
 
@@ -53,5 +54,15 @@ internal sealed partial class SchemaSync
         keys.Add(key);
         if (_hostDeletedAt.TryGetValue(host, out var deletedAt)) state.DeletedAt = deletedAt;
         return state;
+    }
+
+    /// <summary>Past <see cref="SyncOptions.DeleteRetention"/> a tombstone stops nothing (see Merge): dropped, so memory follows recent decommissions.</summary>
+    private void ForgetOldTombstones()
+    {
+        var now = _time.GetUtcNow();
+        foreach (var (host, at) in _hostDeletedAt.ToList())
+        {
+            if (now - at >= _options.DeleteRetention) _hostDeletedAt.Remove(host);
+        }
     }
 }
