@@ -56,8 +56,13 @@ internal sealed class FakeMappingApi : IMappingApi
         return Task.FromResult(SchemaExists ? new SchemaInfo(schemaId, "s", SourceLabels, ["owner", "team"]) : null);
     }
 
+    /// <summary>Throws this from downloads while set.</summary>
+    public Exception? DownloadFailure { get; set; }
+
     public Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct) =>
-        Task.FromResult(new SchemaRows(Rows.Values.Select(r => new Dictionary<string, string>(r)).ToList(), "fake"));
+        DownloadFailure is { } failure
+            ? Task.FromException<SchemaRows>(failure)
+            : Task.FromResult(new SchemaRows(Rows.Values.Select(r => new Dictionary<string, string>(r)).ToList(), "fake"));
 
     public async Task<(IReadOnlyList<string> Keys, string? RequestId)> UpsertAsync(string schemaId, IReadOnlyList<IReadOnlyDictionary<string, string>> docs,
         IReadOnlyList<ActivityLink> links, CancellationToken ct)

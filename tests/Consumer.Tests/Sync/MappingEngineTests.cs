@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using FlashdutySync.Flashduty;
+using FlashdutySync.Sync;
+using FlashdutySync.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace FlashdutySync.Tests.Sync;
+
+public sealed class MappingEngineTests
+{
+    private const string Schema = "665f1a2b3c4d5e6f7a8b9c01";
+    private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task DownloadInNoKnownShape_LeavesTheSchemaNotLoaded_NamingIt_EventsWait_ThenItLoadsOnTheNextProbe()
+    {
+        var api = new FakeMappingApi { DownloadFailure = new DownloadFormatException("data/download answered 1,024 bytes of text/html, not CSV: '<html>'") };
+        api.Rows["a"] = new Dictionary<string, string> { ["host"] = "a", ["owner"] = "alice", ["team"] = "sre" };
+        var time = new FakeTimeProvider(T0);
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var sync = new SyncOptions { ProbeInterval = TimeSpan.FromSeconds(15) };
+        var engine = new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(sync),
+            new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
+
+        await engine.StartAsync(CancellationToken.None);
+        Assert.Contains("text/html", engine.NotReadyReason);
+        var change = new InventoryEvent(EventKind.OwnerChanged, new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob" }, T0, null);
+        var (_, outcome) = Assert.Single(engine.Apply(change, default(ActivityContext)));
+        Assert.False(outcome.IsCompleted); // held, not taken against an empty schema
+
+        api.DownloadFailure = null;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!outcome.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(outcome, Task.Delay(20));
+        }
+
+        Assert.Equal(OutcomeKind.Applied, (await outcome).Kind);
+        Assert.Equal("bob", api.Rows["a"]["owner"]);
+        Assert.Null(engine.NotReadyReason);
+        await engine.StopAsync(CancellationToken.None);
+    }
+}
