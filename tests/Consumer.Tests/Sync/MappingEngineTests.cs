@@ -14,6 +14,35 @@ public sealed class MappingEngineTests
     private const string Schema = "665f1a2b3c4d5e6f7a8b9c01";
     private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
 
+    private static MappingEngine Engine(FakeMappingApi api, TimeProvider time, SyncOptions sync)
+    {
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        return new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(sync),
+            new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
+    }
+
+    [Fact]
+    public async Task TakeoverReloadCutShort_IsNotCachedAsTheOutcome_TheNextBatchReloads()
+    {
+        var api = new FakeMappingApi();
+        var engine = Engine(api, TimeProvider.System, new SyncOptions { StandbyAfter = TimeSpan.Zero });
+        await engine.StartAsync(CancellationToken.None);
+        api.Rows["a"] = new Dictionary<string, string> { ["host"] = "a", ["owner"] = "written-by-the-active-one", ["team"] = "sre" };
+
+        // The first batch's reload is cancelled (its batch was cancelled by a stopping bus, say).
+        api.DownloadFailure = new OperationCanceledException();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => engine.EnsureCurrentAsync(new CancellationToken(canceled: true)));
+        api.DownloadFailure = null;
+
+        await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        // Only the reloaded row completes a partial change: without the reload it would be incomplete.
+        var partial = new InventoryEvent(EventKind.OwnerChanged, new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob" }, DateTimeOffset.UtcNow, null);
+        var (_, outcome) = Assert.Single(engine.Apply(partial, default(ActivityContext)));
+        Assert.Equal(OutcomeKind.Applied, (await outcome.WaitAsync(TimeSpan.FromSeconds(5))).Kind);
+        Assert.Equal(new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob", ["team"] = "sre" }, api.Rows["a"]);
+        await engine.StopAsync(CancellationToken.None);
+    }
+
     [Fact]
     public async Task DownloadInNoKnownShape_LeavesTheSchemaNotLoaded_NamingIt_EventsWait_ThenItLoadsOnTheNextProbe()
     {
