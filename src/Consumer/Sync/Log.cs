@@ -45,6 +45,6 @@ public static partial class Log
     [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} row stamps from {Records} records of {Queue}; compacted to {Written} records")]
     public static partial void StampsLoaded(ILogger logger, int rows, int records, string queue, int written);
 
-    [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Became the active consumer but could not reload the schemas' rows and stamps ({Problem}); going on with those read at start")]
-    public static partial void ReloadFailed(ILogger logger, string problem);
+    [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Became the active consumer but could not read the schemas' rows and stamps again ({Problem}); no event is applied until it can, trying again in {Delay}")]
+    public static partial void ReloadFailed(ILogger logger, string problem, TimeSpan delay);
 }

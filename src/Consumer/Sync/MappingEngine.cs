@@ -30,12 +30,13 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
 
     private readonly object _refreshLock = new();
     private Task? _refresh;
-    private long _loadedAt;
 
     /// <summary>
-    /// Before the first batch is applied: a replica that waited as a standby reloads every schema's rows and the saved
-    /// stamps, which the active replica has changed since this one started. Nothing is applied yet, so the state can
-    /// be replaced. Every batch awaits the same reload; a failure is logged and the state read at start is kept.
+    /// Before the first batch is applied — this replica has just become the active consumer — every schema's rows and
+    /// the saved stamps are read again: a previous active replica may have changed both since this one started, however
+    /// short ago (a rolling deploy; #13 defect 1: guessing "a standby" from the time since start corrupted rows).
+    /// Nothing is applied yet, so the state can be replaced. Every batch awaits the same reload, which is tried again
+    /// every probe interval until it succeeds: no event is applied against a stale picture.
     /// </summary>
     public Task EnsureCurrentAsync(CancellationToken ct)
     {
@@ -43,26 +44,32 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         {
             // A reload cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
             if (_refresh is { IsCompleted: true, IsCompletedSuccessfully: false }) _refresh = null;
-            _refresh ??= time.GetElapsedTime(_loadedAt) < sync.Value.StandbyAfter ? Task.CompletedTask : ReloadAsync(ct);
+            _refresh ??= ReloadAsync(ct);
             return _refresh;
         }
     }
 
     private async Task ReloadAsync(CancellationToken ct)
     {
-        try
+        while (true)
         {
-            var saved = await stamps.LoadAsync(ct);
-            foreach (var schema in Schemas)
+            try
             {
-                var rows = await api.DownloadAsync(schema.Schema.SchemaId, schema.Schema.AllLabels.ToList(), ct);
-                schema.Reload(rows.Rows, saved.GetValueOrDefault(schema.Schema.SchemaId));
-                LogLoaded(schema.Schema, rows);
+                var saved = await stamps.LoadAsync(ct);
+                foreach (var schema in Schemas)
+                {
+                    var rows = await api.DownloadAsync(schema.Schema.SchemaId, schema.Schema.AllLabels.ToList(), ct);
+                    schema.Reload(rows.Rows, saved.GetValueOrDefault(schema.Schema.SchemaId));
+                    LogLoaded(schema.Schema, rows);
+                }
+
+                return;
             }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            Log.ReloadFailed(logger, ex.Message);
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                Log.ReloadFailed(logger, ex.Message, sync.Value.ProbeInterval);
+                await Task.Delay(sync.Value.ProbeInterval, time, ct);
+            }
         }
     }
 
@@ -78,7 +85,6 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         }
 
         metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
-        _loadedAt = time.GetTimestamp();
         Loaded = true;
     }
 

@@ -7,13 +7,6 @@ public sealed class SyncOptions
 {
     public const string SectionName = "Sync";
 
-    /// <summary>
-    /// A replica whose first event arrives this long after its start was a standby: it reloads the schemas' rows and
-    /// the saved stamps before applying anything (the active replica changed them meanwhile). Default 5 s.
-    /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
-    public TimeSpan StandbyAfter { get; set; } = TimeSpan.FromSeconds(5);
-
     /// <summary>How long a decommissioned host's delete time is kept to stop older events re-creating its row. Default 24 h.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
     public TimeSpan DeleteRetention { get; set; } = TimeSpan.FromHours(24);

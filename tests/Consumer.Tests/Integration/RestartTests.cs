@@ -49,7 +49,6 @@ public sealed class RestartTests(RabbitMqFixture broker)
     public async Task AStandbyTakingOver_ReloadsRowsAndStamps_SoAStaleEventDoesNotOverwriteWhatTheActiveOneWrote()
     {
         await using var h = await SyncHarness.CreateAsync(broker);
-        h.Settings["Sync:StandbyAfter"] = "00:00:00"; // every replica reloads at its first event
         var active = await h.StartServiceAsync();
         await h.ProvisionAsync("web-1", "alice", "sre", "checkout", T0);
         await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema).ContainsKey("web-1"), TimeSpan.FromSeconds(30), "web-1");

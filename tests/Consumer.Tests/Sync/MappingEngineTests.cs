@@ -25,7 +25,7 @@ public sealed class MappingEngineTests
     public async Task TakeoverReloadCutShort_IsNotCachedAsTheOutcome_TheNextBatchReloads()
     {
         var api = new FakeMappingApi();
-        var engine = Engine(api, TimeProvider.System, new SyncOptions { StandbyAfter = TimeSpan.Zero });
+        var engine = Engine(api, TimeProvider.System, new SyncOptions());
         await engine.StartAsync(CancellationToken.None);
         api.Rows["a"] = new Dictionary<string, string> { ["host"] = "a", ["owner"] = "written-by-the-active-one", ["team"] = "sre" };
 
