@@ -9,8 +9,11 @@ internal sealed partial class SchemaSync
     /// The schema's single writer, supervised: an unexpected exception is logged, makes the service not ready, puts
     /// the rows it had in flight back in the queue, and the writer starts again after the probe interval.
     /// </summary>
-    public async Task RunAsync(CancellationToken ct)
+    public async Task RunAsync(CancellationToken stopping)
     {
+        // The writer's requests are cancelled by the engine stopping, or by a quiesce that cannot wait any longer.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _abort.Token);
+        var ct = linked.Token;
         while (true)
         {
             try
@@ -18,7 +21,15 @@ internal sealed partial class SchemaSync
                 await WriteLoopAsync(ct).ConfigureAwait(false);
                 return;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // A write cut short is not known to have landed or not: its rows go back (a restarted or next replica writes them).
+                ReturnInFlight();
+                _round?.TrySetResult();
+                if (stopping.IsCancellationRequested) throw;
+                return;
+            }
+            catch (Exception ex)
             {
                 PausedReason = $"its writer failed ({ex.GetType().Name}: {ex.Message}) and restarts every {_options.ProbeInterval}; please report this";
                 Log.WriterFailed(_logger, Schema.SchemaId, ex);

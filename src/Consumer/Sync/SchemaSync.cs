@@ -26,6 +26,7 @@ internal sealed partial class SchemaSync
     private int _projectedRows;
     private bool _stopping;
     private TaskCompletionSource? _round;
+    private readonly CancellationTokenSource _abort = new();
     private long _oldestPending;
     private long _lastRoundEnded;
     private bool _warnedFull;
@@ -255,8 +256,9 @@ internal sealed partial class SchemaSync
 
     /// <summary>
     /// Before the bus hands this replica's events back to RabbitMQ (and another replica takes over): let the write
-    /// in flight finish, start no other, and give every unsettled event back unacknowledged. Two replicas never
-    /// write one schema at once.
+    /// in flight finish, start no other, and give every unsettled event back unacknowledged. When the host's
+    /// shutdown time runs out first, the write is cancelled — its request aborted — before the events go back, so
+    /// it cannot land after the next replica's (#13 defect 4).
     /// </summary>
     public async Task QuiesceAsync(CancellationToken ct)
     {
@@ -267,7 +269,17 @@ internal sealed partial class SchemaSync
             writing = _round?.Task ?? Task.CompletedTask;
         }
 
-        await writing.WaitAsync(ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        try
+        {
+            await writing.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await _abort.CancelAsync().ConfigureAwait(false);
+            // The round ends once the request is aborted (HttpClient cancels it at once).
+            await writing.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         lock (_sync)
         {
             foreach (var state in _keys.Values)

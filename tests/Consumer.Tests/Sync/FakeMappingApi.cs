@@ -68,7 +68,7 @@ internal sealed class FakeMappingApi : IMappingApi
         IReadOnlyList<ActivityLink> links, CancellationToken ct)
     {
         Upserts.Add(docs);
-        await EnterAsync();
+        await EnterAsync(ct);
         try
         {
             if (Failure is { } failure) throw failure;
@@ -87,7 +87,7 @@ internal sealed class FakeMappingApi : IMappingApi
 
     public async Task<string?> DeleteAsync(string schemaId, IReadOnlyList<string> keys, IReadOnlyList<ActivityLink> links, CancellationToken ct)
     {
-        await EnterAsync();
+        await EnterAsync(ct);
         try
         {
             Deletes.Add(keys);
@@ -113,9 +113,22 @@ internal sealed class FakeMappingApi : IMappingApi
     public Task<RowPage> ListAsync(string schemaId, IReadOnlyDictionary<string, string>? query, int page, int limit, CancellationToken ct) =>
         Task.FromResult(new RowPage(Rows.Select(r => new ListedRow(r.Key, r.Value)).Skip((page - 1) * limit).Take(limit).ToList(), Rows.Count, Rows.Count > page * limit));
 
-    private async Task EnterAsync()
+    /// <summary>Calls that were cancelled while held (their request aborted before an answer).</summary>
+    public int Aborted { get; private set; }
+
+    private async Task EnterAsync(CancellationToken ct)
     {
         MaxInFlight = Math.Max(MaxInFlight, Interlocked.Increment(ref _inFlight));
-        if (Gate is { } gate) await gate.Task;
+        if (Gate is not { } gate) return;
+        try
+        {
+            await gate.Task.WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            Aborted++;
+            Interlocked.Decrement(ref _inFlight);
+            throw;
+        }
     }
 }

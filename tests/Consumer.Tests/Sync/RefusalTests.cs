@@ -188,4 +188,21 @@ public sealed class RefusalTests
         Assert.Equal(1, api.SchemaInfoCalls);
         Assert.Contains(api.Deletes, d => d.Count == 2);
     }
+
+    [Fact]
+    public async Task QuiesceWhoseTimeRunsOut_AbortsTheWriteInFlight_BeforeGivingItsEventsBack()
+    {
+        var api = new FakeMappingApi { Gate = new TaskCompletionSource() };
+        await using var sync = new SchemaSyncUnderTest(api, ["host"]);
+        var outcome = sync.Apply(Provision("a", "alice"));
+        await Support.Eventually.UntilAsync(() => api.Upserts.Count == 1, Deadline, "the write in flight");
+        var abortedWhenReleased = outcome.ContinueWith(_ => api.Aborted, TaskScheduler.Default);
+
+        // The host's shutdown time has run out while the write hangs.
+        await sync.Sync.QuiesceAsync(new CancellationToken(canceled: true)).WaitAsync(Deadline);
+
+        Assert.Equal(OutcomeKind.Released, (await outcome.WaitAsync(Deadline)).Kind);
+        Assert.Equal(1, await abortedWhenReleased);
+        Assert.Empty(api.Rows);
+    }
 }
