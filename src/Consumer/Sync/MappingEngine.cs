@@ -51,23 +51,37 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
 
     private async Task ReloadAsync(CancellationToken ct)
     {
+        var saved = await Retrying(() => stamps.LoadAsync(ct), "the saved stamps", ct);
+        foreach (var schema in Schemas)
+        {
+            var id = schema.Schema.SchemaId;
+            try
+            {
+                var rows = await Retrying(() => api.DownloadAsync(id, schema.Schema.AllLabels.ToList(), ct), $"schema {id}", ct);
+                schema.Reload(rows.Rows, saved.GetValueOrDefault(id));
+                LogLoaded(schema.Schema, rows);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Gone, refused, in no known shape: its first write will say so and pause it; the other schemas go on.
+                Log.ReloadSkipped(logger, $"schema {id}: {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>Tries again every probe interval while the failure is a passing one (Flashduty down, the broker away).</summary>
+    private async Task<T> Retrying<T>(Func<Task<T>> read, string what, CancellationToken ct)
+    {
         while (true)
         {
             try
             {
-                var saved = await stamps.LoadAsync(ct);
-                foreach (var schema in Schemas)
-                {
-                    var rows = await api.DownloadAsync(schema.Schema.SchemaId, schema.Schema.AllLabels.ToList(), ct);
-                    schema.Reload(rows.Rows, saved.GetValueOrDefault(schema.Schema.SchemaId));
-                    LogLoaded(schema.Schema, rows);
-                }
-
-                return;
+                return await read();
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            catch (Exception ex) when (ex is not OperationCanceledException && ex is not DownloadFormatException &&
+                                       (ex is not FlashdutyApiException api || api.IsTransient))
             {
-                Log.ReloadFailed(logger, ex.Message, sync.Value.ProbeInterval);
+                Log.ReloadFailed(logger, $"{what}: {ex.Message}", sync.Value.ProbeInterval);
                 await Task.Delay(sync.Value.ProbeInterval, time, ct);
             }
         }
