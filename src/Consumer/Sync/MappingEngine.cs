@@ -17,6 +17,7 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
     private readonly List<SchemaSlot> _slots = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _writers = [];
+    private static readonly TimeSpan ReloadAttemptLimit = TimeSpan.FromMinutes(2);
 
     /// <summary>True once every schema was tried once.</summary>
     public bool Loaded { get; private set; }
@@ -44,20 +45,21 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         {
             // A reload cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
             if (_refresh is { IsCompleted: true, IsCompletedSuccessfully: false }) _refresh = null;
-            _refresh ??= ReloadAsync(ct);
-            return _refresh;
+            // Shared by every batch, so not bound to the first batch's token (a broker blip cancels that one).
+            _refresh ??= ReloadAsync(_stopping.Token);
+            return _refresh.WaitAsync(ct);
         }
     }
 
     private async Task ReloadAsync(CancellationToken ct)
     {
-        var saved = await Retrying(() => stamps.LoadAsync(ct), "the saved stamps", ct);
+        var saved = await Retrying(t => stamps.LoadAsync(t), "the saved stamps", ct);
         foreach (var schema in Schemas)
         {
             var id = schema.Schema.SchemaId;
             try
             {
-                var rows = await Retrying(() => api.DownloadAsync(id, schema.Schema.AllLabels.ToList(), ct), $"schema {id}", ct);
+                var rows = await Retrying(t => api.DownloadAsync(id, schema.Schema.AllLabels.ToList(), t), $"schema {id}", ct);
                 schema.Reload(rows.Rows, saved.GetValueOrDefault(id));
                 LogLoaded(schema.Schema, rows);
             }
@@ -69,17 +71,22 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         }
     }
 
-    /// <summary>Tries again every probe interval while the failure is a passing one (Flashduty down, the broker away).</summary>
-    private async Task<T> Retrying<T>(Func<Task<T>> read, string what, CancellationToken ct)
+    /// <summary>
+    /// Tries again every probe interval while the failure is a passing one (Flashduty down, the broker away). Each try
+    /// has a time limit: a read stuck on a connection the broker dropped must not hold every batch for ever.
+    /// </summary>
+    private async Task<T> Retrying<T>(Func<CancellationToken, Task<T>> read, string what, CancellationToken ct)
     {
         while (true)
         {
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            attempt.CancelAfter(ReloadAttemptLimit);
             try
             {
-                return await read();
+                return await read(attempt.Token);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException && ex is not DownloadFormatException &&
-                                       (ex is not FlashdutyApiException api || api.IsTransient))
+            catch (Exception ex) when ((ex is OperationCanceledException && !ct.IsCancellationRequested) ||
+                                       (ex is not OperationCanceledException && ex is not DownloadFormatException && (ex is not FlashdutyApiException api || api.IsTransient)))
             {
                 Log.ReloadFailed(logger, $"{what}: {ex.Message}", sync.Value.ProbeInterval);
                 await Task.Delay(sync.Value.ProbeInterval, time, ct);
