@@ -18,11 +18,12 @@ public sealed class AccountRateLimiter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly int _perSecond;
     private readonly int _perMinute;
-    private readonly TimeSpan _second;
-    private readonly TimeSpan _minute;
+    private readonly long _second;
+    private readonly long _minute;
 
-    // Grants, oldest first; Both is false for permits a predecessor spent in the minute only (see Reserve).
-    private readonly LinkedList<(DateTimeOffset At, bool Both)> _log = new();
+    // Grants on the monotonic clock (a wall-clock step must neither stall nor burst), oldest first; Both is false for
+    // permits a predecessor spent in the minute only (see Reserve).
+    private readonly LinkedList<(long At, bool Both)> _log = new();
     private readonly System.Collections.Concurrent.ConcurrentQueue<DateTimeOffset> _spent = new();
     private volatile Task _gate = Task.CompletedTask;
     private long _acquired;
@@ -33,8 +34,8 @@ public sealed class AccountRateLimiter : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _perSecond = options.PerSecond;
         _perMinute = options.PerMinute;
-        _second = TimeSpan.FromSeconds(1) + options.Margin;
-        _minute = TimeSpan.FromMinutes(1) + options.Margin;
+        _second = Ticks(TimeSpan.FromSeconds(1) + options.Margin);
+        _minute = Ticks(TimeSpan.FromMinutes(1) + options.Margin);
     }
 
     /// <summary>Permits this process has spent since it started: its Flashduty requests, retries included.</summary>
@@ -55,14 +56,16 @@ public sealed class AccountRateLimiter : IAsyncDisposable
                 TimeSpan wait;
                 lock (_sync)
                 {
-                    var now = _time.GetUtcNow();
+                    var now = _time.GetTimestamp();
                     wait = WaitAt(now);
                     if (wait <= TimeSpan.Zero)
                     {
                         _log.AddLast((now, true));
                         Interlocked.Increment(ref _acquired);
-                        _spent.Enqueue(now);
-                        while (_spent.TryPeek(out var oldest) && oldest < now - TimeSpan.FromMinutes(2)) _spent.TryDequeue(out _);
+                        // The ledger shares these with the next replica, on another machine: wall-clock times.
+                        var utc = _time.GetUtcNow();
+                        _spent.Enqueue(utc);
+                        while (_spent.TryPeek(out var oldest) && oldest < utc - TimeSpan.FromMinutes(2)) _spent.TryDequeue(out _);
                         return;
                     }
                 }
@@ -77,7 +80,7 @@ public sealed class AccountRateLimiter : IAsyncDisposable
     }
 
     /// <summary>Holds every request until <paramref name="gate"/> completes (while the budget of a predecessor is read).</summary>
-    public void HoldUntil(Task gate) => _gate = gate;
+    public void HoldUntil(Task gate) => _gate = gate.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
 
     /// <summary>
     /// Counts permits another process spent as spent here too, as of now (they come back a full window from now,
@@ -87,29 +90,26 @@ public sealed class AccountRateLimiter : IAsyncDisposable
     {
         lock (_sync)
         {
-            var now = _time.GetUtcNow();
+            var now = _time.GetTimestamp();
             for (var i = 0; i < Math.Max(lastSecond, lastMinute); i++) _log.AddLast((now, i < lastSecond));
         }
     }
 
     /// <summary>How long until a permit is free in both windows at <paramref name="now"/>. Under the lock.</summary>
-    private TimeSpan WaitAt(DateTimeOffset now)
+    private TimeSpan WaitAt(long now)
     {
         while (_log.First is { } first && first.Value.At <= now - _minute) _log.RemoveFirst();
-        var wait = TimeSpan.Zero;
+        long wait = 0;
         // The minute: the (count - limit + 1)-th oldest grant must leave it first.
-        if (_log.Count >= _perMinute) wait = Max(wait, _log.ElementAt(_log.Count - _perMinute).At + _minute - now);
+        if (_log.Count >= _perMinute) wait = Math.Max(wait, _log.ElementAt(_log.Count - _perMinute).At + _minute - now);
         var inSecond = _log.Where(g => g.Both && g.At > now - _second).ToList();
-        if (inSecond.Count >= _perSecond) wait = Max(wait, inSecond[inSecond.Count - _perSecond].At + _second - now);
+        if (inSecond.Count >= _perSecond) wait = Math.Max(wait, inSecond[inSecond.Count - _perSecond].At + _second - now);
         // A grant leaves its window strictly after At + window: one tick more.
-        return wait > TimeSpan.Zero ? wait + TimeSpan.FromTicks(1) : wait;
+        return wait > 0 ? TimeSpan.FromSeconds((wait + 1) / (double)_time.TimestampFrequency) + TimeSpan.FromTicks(1) : TimeSpan.Zero;
     }
 
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
-    public ValueTask DisposeAsync()
-    {
-        _turn.Dispose();
-        return ValueTask.CompletedTask;
-    }
+    // The semaphore is not disposed: waiters still queued would hang, and a holder's Release would throw.
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -138,7 +138,7 @@ internal sealed partial class SchemaSync
             var upserts = _dirty.Values.Where(k => k.Pending!.Target is not null).Take(MaxDocs).ToList();
             var deletes = _dirty.Values.Where(k => k.Pending!.Target is null);
             // Upserts first (fresher rows), unless new rows would pass the cap before the deletes make room (#13 defect 6).
-            var deletesFirst = upserts.Count == 0 || (deletes.Any() && RowsHeld() + upserts.Count(k => k.Confirmed is null) > Schema.RowCap);
+            var deletesFirst = upserts.Count == 0 || (deletes.Any(k => k.Confirmed is not null) && RowsHeld() + upserts.Count(k => k.Confirmed is null) > Schema.RowCap);
             var batch = deletesFirst ? deletes.Take(MaxKeys).ToList() : upserts;
             foreach (var state in batch)
             {
