@@ -197,7 +197,8 @@ public static class FaultSuite
             try
             {
                 publisher ??= await RawPublisher.ConnectAsync(broker);
-                await Task.WhenAll(chunk.Select(e => publisher.PublishAsync(e.Exchange, e.Body).AsTask()));
+                // Bounded: after a broker restart, confirms of a chunk published just before it may never come.
+                await Task.WhenAll(chunk.Select(e => publisher.PublishAsync(e.Exchange, e.Body).AsTask())).WaitAsync(TimeSpan.FromSeconds(30));
                 i += chunk.Count;
                 counts.Published = i;
             }
