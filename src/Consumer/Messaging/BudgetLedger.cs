@@ -58,8 +58,8 @@ public sealed class BudgetLedger(IOptions<RabbitMqOptions> rabbit, IOptions<Flas
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Without the record, assume the worst for the current second.
-            limiter.Reserve(flashduty.Value.RateLimit.PerSecond, flashduty.Value.RateLimit.PerSecond);
+            // Without the record, assume the worst: the predecessor may have spent the whole second and the whole minute.
+            limiter.Reserve(flashduty.Value.RateLimit.PerSecond, flashduty.Value.RateLimit.PerMinute);
             Log.LedgerUnreadable(logger, ex.Message);
         }
     }

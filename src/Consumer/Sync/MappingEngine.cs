@@ -17,7 +17,9 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
     private readonly List<SchemaSlot> _slots = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _writers = [];
-    private static readonly TimeSpan ReloadAttemptLimit = TimeSpan.FromMinutes(2);
+    // Longer than a download of a full schema takes; short enough that a compaction stuck on a publish the broker will
+    // never confirm (it restarted under it: seen in the fault suite, 90 s without consuming) is tried again soon.
+    private static readonly TimeSpan ReloadAttemptLimit = TimeSpan.FromSeconds(20);
 
     /// <summary>True once every schema was tried once.</summary>
     public bool Loaded { get; private set; }

@@ -4,6 +4,7 @@ internal sealed partial class SchemaSync
 {
     private const int MaxDocs = 1000;
     private const int MaxKeys = 100;
+    private static readonly TimeSpan StampSaveLimit = TimeSpan.FromSeconds(20);
 
     /// <summary>
     /// The schema's single writer, supervised: an unexpected exception is logged, makes the service not ready, puts
@@ -35,7 +36,9 @@ internal sealed partial class SchemaSync
                 Log.WriterFailed(_logger, Schema.SchemaId, ex);
                 ReturnInFlight();
                 _round?.TrySetResult();
-                await Task.Delay(_options.ProbeInterval, _time, ct).ConfigureAwait(false);
+                await Task.Delay(_options.ProbeInterval, _time, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (stopping.IsCancellationRequested) throw new OperationCanceledException(stopping);
+                if (ct.IsCancellationRequested) return; // aborted by a quiesce meanwhile
                 _signal.Writer.TryWrite(true);
             }
         }
@@ -170,13 +173,16 @@ internal sealed partial class SchemaSync
             rows = batch.Select(k => (k.Key, new RowStamps(k.Labels.ToDictionary(l => l.Key, l => l.Value.At, StringComparer.Ordinal), k.DeletedAt))).ToList();
         }
 
+        // Bounded: a publish whose broker confirm never comes (the broker restarted under it) must not stop the writer.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(StampSaveLimit);
         try
         {
-            await _stamps.SaveAsync(Schema.SchemaId, rows, ct).ConfigureAwait(false);
+            await _stamps.SaveAsync(Schema.SchemaId, rows, limit.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            Log.StampsNotSaved(_logger, Schema.SchemaId, rows.Count, ex.Message);
+            Log.StampsNotSaved(_logger, Schema.SchemaId, rows.Count, ex is OperationCanceledException ? $"no confirm within {StampSaveLimit.TotalSeconds:0} s" : ex.Message);
         }
     }
 }
