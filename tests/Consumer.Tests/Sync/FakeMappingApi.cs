@@ -59,8 +59,10 @@ internal sealed class FakeMappingApi : IMappingApi
     /// <summary>Throws this from downloads while set.</summary>
     public Exception? DownloadFailure { get; set; }
 
+    public int DownloadCalls { get; private set; }
+
     public Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct) =>
-        DownloadFailure is { } failure
+        ++DownloadCalls > 0 && DownloadFailure is { } failure
             ? Task.FromException<SchemaRows>(failure)
             : Task.FromResult(new SchemaRows(Rows.Values.Select(r => new Dictionary<string, string>(r)).ToList(), "fake"));
 

@@ -22,21 +22,35 @@ public sealed class MappingEngineTests
     }
 
     [Fact]
-    public async Task TakeoverReloadCutShort_IsNotCachedAsTheOutcome_TheNextBatchReloads()
+    public async Task TakeoverReload_WhenFlashdutyFailsAndTheFirstBatchGivesUp_IsTriedAgain_AndTheNextBatchGetsTheReloadedRows()
     {
         var api = new FakeMappingApi();
-        var engine = Engine(api, TimeProvider.System, new SyncOptions());
+        var time = new FakeTimeProvider(T0);
+        var engine = Engine(api, time, new SyncOptions { ProbeInterval = TimeSpan.FromSeconds(15) });
         await engine.StartAsync(CancellationToken.None);
         api.Rows["a"] = new Dictionary<string, string> { ["host"] = "a", ["owner"] = "written-by-the-active-one", ["team"] = "sre" };
 
-        // The first reload is cut short (a cancellation from below: a connection torn down, say).
-        api.DownloadFailure = new OperationCanceledException();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => engine.EnsureCurrentAsync(CancellationToken.None));
-        api.DownloadFailure = null;
+        // Flashduty fails the reload, and the first batch stops waiting (its bus is stopping, say).
+        api.DownloadFailure = new FlashdutyApiException("data/download", 503, "ServiceUnavailable", "down", "req-503");
+        using var gaveUp = new CancellationTokenSource();
+        var first = engine.EnsureCurrentAsync(gaveUp.Token);
+        await Support.Eventually.UntilAsync(() => api.DownloadCalls >= 2, TimeSpan.FromSeconds(5), "the reload to be tried");
+        await gaveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
 
-        await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        // The shared reload was not cut short with it: once Flashduty is back, the next batch gets the reloaded rows.
+        api.DownloadFailure = null;
+        var second = engine.EnsureCurrentAsync(CancellationToken.None);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!second.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(second, Task.Delay(20));
+        }
+
+        await second.WaitAsync(TimeSpan.FromSeconds(1));
         // Only the reloaded row completes a partial change: without the reload it would be incomplete.
-        var partial = new InventoryEvent(EventKind.OwnerChanged, new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob" }, DateTimeOffset.UtcNow, null);
+        var partial = new InventoryEvent(EventKind.OwnerChanged, new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob" }, T0, null);
         var (_, outcome) = Assert.Single(engine.Apply(partial, default(ActivityContext)));
         Assert.Equal(OutcomeKind.Applied, (await outcome.WaitAsync(TimeSpan.FromSeconds(5))).Kind);
         Assert.Equal(new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob", ["team"] = "sre" }, api.Rows["a"]);
