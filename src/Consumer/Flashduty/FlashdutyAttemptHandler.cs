@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using FlashdutySync.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -45,9 +44,10 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
                 response = await base.SendAsync(request, timeout.Token).ConfigureAwait(false);
                 // The whole body within the attempt's time-out: a body that stalls is a time-out like any other.
                 await response.Content.LoadIntoBufferAsync(timeout.Token).ConfigureAwait(false);
-                call.LastRequestId = response.Headers.TryGetValues("Flashcat-Request-Id", out var ids) ? ids.FirstOrDefault() : null;
                 // The code decides whether a failure is retried (FlashdutyErrors), whatever the status: read once per attempt.
-                (call.LastErrorCode, call.LastRequestId) = await ReadErrorAsync(response, call.LastRequestId, timeout.Token).ConfigureAwait(false);
+                var envelope = ErrorEnvelope.Read(await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false));
+                (call.LastErrorCode, call.LastErrorMessage) = (envelope.Code, envelope.Message);
+                call.LastRequestId = envelope.RequestId ?? (response.Headers.TryGetValues("Flashcat-Request-Id", out var ids) ? ids.FirstOrDefault() : null);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -58,7 +58,7 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
             var status = (int)response.StatusCode;
             activity?.SetTag(SyncTelemetry.Tags.HttpStatus, status);
             if (call.LastRequestId is not null) activity?.SetTag(SyncTelemetry.Tags.RequestId, call.LastRequestId);
-            if (call.LastErrorCode is not null) activity?.SetTag(SyncTelemetry.Tags.ErrorCode, call.LastErrorCode);
+            if (!string.IsNullOrEmpty(call.LastErrorCode)) activity?.SetTag(SyncTelemetry.Tags.ErrorCode, call.LastErrorCode);
             if (status >= 400) activity?.SetStatus(ActivityStatusCode.Error, $"HTTP {status}");
             if ((!response.IsSuccessStatusCode || call.LastErrorCode is not null) && FlashdutyErrors.Classify(status, call.LastErrorCode) == FlashdutyErrorKind.Throttled)
                 metrics.Throttled.Add(1, new KeyValuePair<string, object?>("endpoint", call.Operation));
@@ -75,32 +75,6 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
         {
             metrics.RequestDuration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("endpoint", call.Operation));
             request.RequestUri = keyless;
-        }
-    }
-
-    /// <summary>The error envelope's code and request id; a body that is not one (a proxy's page) gives no code.</summary>
-    private static async Task<(string? Code, string? RequestId)> ReadErrorAsync(HttpResponseMessage response, string? requestId, CancellationToken ct)
-    {
-        var body = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-        var text = body.AsSpan();
-        if (text.StartsWith(System.Text.Encoding.UTF8.Preamble)) text = text[3..];
-        text = text.TrimStart(" \t\r\n"u8);
-        // Only an object can be an error envelope (a raw CSV download is not parsed).
-        if (text.IsEmpty || text[0] != (byte)'{') return (null, requestId);
-        try
-        {
-            using var json = JsonDocument.Parse(body.AsMemory(body.Length - text.Length));
-            var root = json.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) return (null, requestId);
-            if (requestId is null && root.TryGetProperty("request_id", out var id) && id.ValueKind == JsonValueKind.String) requestId = id.GetString();
-            return root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("code", out var code) &&
-                   code.ValueKind == JsonValueKind.String
-                ? (code.GetString(), requestId)
-                : (null, requestId);
-        }
-        catch (JsonException)
-        {
-            return (null, requestId);
         }
     }
 
@@ -124,6 +98,9 @@ internal sealed class CallInfo(string operation, string? schemaId, int items, IR
     public int Attempts { get; set; }
     public string? LastRequestId { get; set; }
 
-    /// <summary>The <c>error.code</c> of the last attempt's answer, when it failed.</summary>
+    /// <summary>The <c>error.code</c> of the last attempt's answer, when it failed ("" for an error without a code).</summary>
     public string? LastErrorCode { get; set; }
+
+    /// <summary>The <c>error.message</c> of the last attempt's answer, when it carried one.</summary>
+    public string? LastErrorMessage { get; set; }
 }

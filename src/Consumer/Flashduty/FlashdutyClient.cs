@@ -140,37 +140,14 @@ public sealed class FlashdutyClient(HttpClient http) : IMappingApi
             var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
             var contentType = response.Content.Headers.ContentType?.ToString();
             var status = (int)response.StatusCode;
-            var (code, message, requestId) = ErrorOf(bytes, call.LastRequestId);
-            // The code is authoritative: an error envelope is a failure even under a 2xx.
-            if (status is >= 200 and < 300 && code is null) return (bytes, contentType, requestId);
-            throw new FlashdutyApiException(path, status, code, message ?? response.ReasonPhrase ?? "no error message", requestId);
+            // Read by the attempt handler. The code is authoritative: an error envelope is a failure even under a 2xx.
+            if (status is >= 200 and < 300 && call.LastErrorCode is null) return (bytes, contentType, call.LastRequestId);
+            throw new FlashdutyApiException(path, status, call.LastErrorCode, call.LastErrorMessage ?? response.ReasonPhrase ?? "no error message", call.LastRequestId);
         }
     }
 
-    /// <summary>The error envelope's code, message and request id, if the body is one.</summary>
     private static ReadOnlyMemory<byte> WithoutBom(byte[] body) =>
         body.AsSpan().StartsWith(System.Text.Encoding.UTF8.Preamble) ? body.AsMemory(3) : body;
-
-    private static (string? Code, string? Message, string? RequestId) ErrorOf(byte[] raw, string? requestId)
-    {
-        var body = WithoutBom(raw);
-        var text = body.Span.TrimStart(" \t\r\n"u8);
-        if (text.IsEmpty || text[0] != (byte)'{') return (null, null, requestId);
-        try
-        {
-            using var json = JsonDocument.Parse(body);
-            var root = json.RootElement;
-            if (root.TryGetProperty("request_id", out var id) && id.ValueKind == JsonValueKind.String) requestId = id.GetString();
-            if (!root.TryGetProperty("error", out var error) || error.ValueKind != JsonValueKind.Object) return (null, null, requestId);
-            var code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : "";
-            var message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
-            return (code, message, requestId);
-        }
-        catch (JsonException)
-        {
-            return (null, null, requestId);
-        }
-    }
 }
 
 /// <summary>What <c>schema/info</c> says of a schema.</summary>
