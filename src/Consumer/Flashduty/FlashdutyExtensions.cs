@@ -18,7 +18,8 @@ public static class FlashdutyExtensions
         builder.AddFlashdutyClient();
         var services = builder.Services;
         services.AddSingleton<IMappingApi>(sp => sp.GetRequiredService<FlashdutyClient>());
-        services.TryAddSingleton<IStampStore>(NoStampStore.Instance);
+        services.TryAddSingleton<IRowJournal>(new InMemoryRowJournal());
+        services.TryAddSingleton<IRefusedEvents>(DiscardRefusedEvents.Instance);
         services.AddSingleton<MappingEngine>();
         services.AddHostedService(sp => sp.GetRequiredService<MappingEngine>());
         return builder;

@@ -7,9 +7,11 @@ using Microsoft.Extensions.Options;
 namespace FlashdutySync.Messaging;
 
 /// <summary>
-/// Applies a batch of events and settles each one: acknowledged once its rows are confirmed, parked while its row
-/// misses labels, set aside with a reason when it can never apply, released back when Flashduty stays down longer
-/// than a batch may hold it. The batch returns (and MassTransit acknowledges it) only once every event is settled.
+/// Applies a batch of events and settles each one: acknowledged once the row journal holds its rows (confirmed by
+/// the broker; Flashduty is written afterwards, from memory), parked while its row misses labels or its schema
+/// cannot be read, set aside with a reason when it can never apply, given back when the service stops. The batch
+/// returns (and MassTransit acknowledges it) once every event is settled. Should Flashduty later refuse a row, the
+/// journaled copies of its events go to the error queue (see <see cref="MessageRerouter.SetAsideAsync(EventCopy, string, KeyOutcome, CancellationToken)"/>).
 /// </summary>
 public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter rerouter, InflowTracker inflow, AckOrder order, IOptions<SyncOptions> options,
     SyncMetrics metrics, ILogger<EventBatchProcessor> logger, TimeProvider time)
@@ -21,7 +23,6 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
         var ticket = order.Enter(messages.Select(m => m.ReceiveContext));
         try
         {
-            await engine.EnsureCurrentAsync(ct).ConfigureAwait(false);
             await ProcessBatchAsync(messages, exchange, translate, ct).ConfigureAwait(false);
         }
         finally
@@ -44,24 +45,23 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
         metrics.EventsConsumed.Add(messages.Count, new KeyValuePair<string, object?>("type", typeof(T).Name));
         var batchContext = activity?.Context ?? default;
 
-        var settled = new List<(ConsumeContext<T> Message, InventoryEvent? Event, string? Invalid, IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Outcomes)>();
+        var translated = new List<(ConsumeContext<T> Message, InventoryEvent? Event, EventCopy? Copy, string? Invalid)>(messages.Count);
         foreach (var message in messages)
         {
             try
             {
                 var e = translate(message.Message);
-                settled.Add((message, e, null, engine.Apply(e, batchContext)));
+                var copy = MessageRerouter.CopyOf(message.ReceiveContext, exchange, e);
+                rerouter.Consumed(copy);
+                translated.Add((message, e, copy, null));
             }
             catch (InvalidEventException invalid)
             {
-                settled.Add((message, null, invalid.Message, []));
+                translated.Add((message, null, null, invalid.Message));
             }
-
-            inflow.Applied(message.ReceiveContext);
         }
 
-        var holdUntil = time.GetUtcNow() + options.Value.HoldLimit;
-        await WaitAsync(settled.SelectMany(s => s.Outcomes), holdUntil, ct).ConfigureAwait(false);
+        var settled = await ApplyAndJournalAsync(translated, batchContext, ct).ConfigureAwait(false);
 
         // An event that found its row incomplete may have raced the event completing it (another type's batch, in
         // hand at the same time). Once everything in hand is applied, try it once more before parking it.
@@ -73,33 +73,51 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
             ct.ThrowIfCancellationRequested();
         }
 
-        for (var i = 0; i < settled.Count; i++)
+        var again = settled.Select((s, i) => (s, i)).Where(x => x.s.Event is not null && Has(x.s.Outcomes, OutcomeKind.Incomplete)).ToList();
+        if (again.Count > 0)
         {
-            var (message, e, invalid, outcomes) = settled[i];
-            if (e is not null && outcomes.Any(o => o.Outcome.IsCompletedSuccessfully && o.Outcome.Result.Kind == OutcomeKind.Incomplete))
-                settled[i] = (message, e, invalid, engine.Apply(e, batchContext));
+            // Only where it was incomplete: elsewhere it is journaled already (and applying it twice would set it aside twice on a refusal).
+            var only = again.Select(x => (IReadOnlySet<string>)x.s.Outcomes.Where(o => o.Outcome.IsCompletedSuccessfully && o.Outcome.Result.Kind == OutcomeKind.Incomplete)
+                .Select(o => o.SchemaId).ToHashSet(StringComparer.Ordinal)).ToList();
+            var retried = await ApplyAndJournalAsync(again.Select(x => translated[x.i]).ToList(), batchContext, ct, only).ConfigureAwait(false);
+            for (var j = 0; j < again.Count; j++)
+            {
+                var kept = again[j].s.Outcomes.Where(o => !only[j].Contains(o.SchemaId));
+                settled[again[j].i] = retried[j] with { Outcomes = [.. kept, .. retried[j].Outcomes] };
+            }
         }
 
-        await WaitAsync(settled.SelectMany(s => s.Outcomes), holdUntil, ct).ConfigureAwait(false);
-
-        foreach (var (message, e, invalid, outcomes) in settled)
+        foreach (var (message, e, _, invalid, outcomes) in settled)
         {
             await SettleAsync(message.ReceiveContext, exchange, e, invalid, outcomes, ct).ConfigureAwait(false);
         }
     }
 
-    private async Task WaitAsync(IEnumerable<(string SchemaId, Task<KeyOutcome> Outcome)> outcomes, DateTimeOffset until, CancellationToken ct)
+    /// <summary>
+    /// Applies the events in this replica's current term and waits until the journal holds their rows. A term that
+    /// ends meanwhile (its lock lost) answers false: the events are applied again in the next term, from its journal.
+    /// When the service is stopping, the events are given back instead.
+    /// </summary>
+    private async Task<List<(ConsumeContext<T> Message, InventoryEvent? Event, EventCopy? Copy, string? Invalid, IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Outcomes)>>
+        ApplyAndJournalAsync<T>(List<(ConsumeContext<T> Message, InventoryEvent? Event, EventCopy? Copy, string? Invalid)> events, ActivityContext batch, CancellationToken ct,
+            List<IReadOnlySet<string>>? only = null)
+        where T : class
     {
-        var left = until - time.GetUtcNow();
-        try
+        while (true)
         {
-            await Task.WhenAll(outcomes.Select(o => o.Outcome)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time, ct).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // Flashduty has failed for as long as a batch may hold its events: the unsettled ones go back to RabbitMQ.
+            if (!engine.Stopping) await engine.EnsureCurrentAsync(ct).ConfigureAwait(false);
+            var applied = events.Select((t, i) => (t.Message, t.Event, t.Copy, t.Invalid,
+                t.Event is null ? [] : engine.Apply(t.Event, batch, t.Copy, only?[i]))).ToList();
+            foreach (var (message, _, _, _, _) in applied) inflow.Applied(message.ReceiveContext);
+            var released = applied.Any(a => Has(a.Item5, OutcomeKind.Released));
+            if (released && engine.Stopping) return applied;
+            if (!released && await engine.CommitAsync(ct).ConfigureAwait(false)) return applied;
+            // The term ended under the batch: applied again in the next one.
         }
     }
+
+    private static bool Has(IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> outcomes, OutcomeKind kind) =>
+        outcomes.Any(o => o.Outcome.IsCompletedSuccessfully && o.Outcome.Result.Kind == kind);
 
     private async Task SettleAsync(ReceiveContext message, string exchange, InventoryEvent? e, string? invalid,
         IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> outcomes, CancellationToken ct)
@@ -110,6 +128,7 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
             return;
         }
 
+        // Outcomes still running wait on Flashduty: the journal holds their rows, so the event is acknowledged.
         var done = outcomes.Where(o => o.Outcome.IsCompletedSuccessfully).Select(o => (o.SchemaId, Result: o.Outcome.Result)).ToList();
         var rejected = done.Where(o => o.Result.Kind == OutcomeKind.Rejected).ToList();
         if (rejected.Count > 0)
@@ -141,8 +160,16 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
             return;
         }
 
-        // Unsettled after the hold limit, or released by a stopping replica: back to the queue.
-        if (done.Count < outcomes.Count || done.Any(o => o.Result.Kind == OutcomeKind.Released)) await rerouter.ReleaseAsync(message, exchange, ct);
+        // Its schema cannot be read yet: parked, with no time limit (the schema's probe says why in readiness).
+        if (done.Any(o => o.Result.Kind == OutcomeKind.Deferred))
+        {
+            metrics.EventsParked.Add(1);
+            await rerouter.ParkAsync(message, exchange, time.GetUtcNow(), ct);
+            return;
+        }
+
+        // Not journaled, and this replica is stopping: back to the queue, for the next one.
+        if (done.Any(o => o.Result.Kind == OutcomeKind.Released)) await rerouter.ReleaseAsync(message, exchange, ct);
     }
 
     private async Task SetAsideAsync(ReceiveContext message, string exchange, string code, string reason, IReadOnlyDictionary<string, object?>? extra,

@@ -18,8 +18,9 @@ public static class MessagingExtensions
             .Bind(builder.Configuration.GetSection(RabbitMqOptions.SectionName))
             .ValidateDataAnnotations();
         builder.Services.AddSingleton<MessageRerouter>();
-        builder.Services.AddSingleton<RabbitMqStampStore>();
-        builder.Services.AddSingleton<IStampStore>(sp => sp.GetRequiredService<RabbitMqStampStore>());
+        builder.Services.AddSingleton<IRefusedEvents>(sp => sp.GetRequiredService<MessageRerouter>());
+        builder.Services.AddSingleton<RabbitMqRowJournal>();
+        builder.Services.AddSingleton<IRowJournal>(sp => sp.GetRequiredService<RabbitMqRowJournal>());
         builder.Services.AddSingleton<BudgetLedger>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetLedger>());
         builder.Services.AddSingleton(sp => new InflowTracker(sp.GetRequiredService<IOptions<RabbitMqOptions>>().Value.BatchConcurrency,
@@ -69,8 +70,8 @@ public static class MessagingExtensions
 }
 
 /// <summary>
-/// Hosted services stop in reverse order, so this runs before the bus stops: the engine finishes its writes in
-/// flight and gives unsettled events back, which the bus then returns to RabbitMQ (not to the error queue).
+/// Hosted services stop in reverse order, so this runs before the bus stops: the engine journals what batches have
+/// applied, finishes its writes in flight and releases the journal; batches still in hand give their events back.
 /// </summary>
 internal sealed class ShutdownCoordinator(MappingEngine engine) : IHostedService
 {

@@ -43,8 +43,9 @@ public sealed class RabbitMqOptions
     public string ErrorQueue => QueueName + "_error";
     public string WaitQueue => QueueName + "_wait";
     public string BudgetQueue => QueueName + "_budget";
-    public string StampsQueue => QueueName + "_stamps";
+    public string JournalQueue => QueueName + "_journal";
+    public string LockQueue => QueueName + "_lock";
 
     /// <summary>The service's queue and every queue it keeps beside it.</summary>
-    public IReadOnlyList<string> Queues => [QueueName, ErrorQueue, WaitQueue, BudgetQueue, StampsQueue];
+    public IReadOnlyList<string> Queues => [QueueName, ErrorQueue, WaitQueue, BudgetQueue, JournalQueue, LockQueue];
 }

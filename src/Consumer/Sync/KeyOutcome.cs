@@ -18,6 +18,9 @@ public enum OutcomeKind
     /// <summary>Flashduty refused the row, or it can never be valid: the event is set aside.</summary>
     Rejected,
 
-    /// <summary>Not settled, and this replica is stopping: the event goes back to the queue for the next one.</summary>
+    /// <summary>This replica's term ended before the event was journaled: applied again in the next term, or given back when stopping.</summary>
     Released,
+
+    /// <summary>The schema's rows cannot be read yet: the event waits in the wait queue, with no time limit.</summary>
+    Deferred,
 }

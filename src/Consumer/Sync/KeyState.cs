@@ -22,8 +22,11 @@ internal sealed class KeyState(string key)
     public Write? Pending { get; set; }
     public Write? InFlight { get; set; }
 
-    /// <summary>Events whose changes to this row are not settled yet, for superseding.</summary>
-    public HashSet<Waiter> Holders { get; } = [];
+    /// <summary>Copies of the events applied since the row was last journaled.</summary>
+    public List<EventCopy> Unjournaled { get; } = [];
+
+    /// <summary>A write landed since the row was last journaled: its next record replaces the row's event copies.</summary>
+    public bool CopiesSettled { get; set; }
 
     /// <summary>The row Flashduty will hold once everything queued is written.</summary>
     public IReadOnlyDictionary<string, string>? Latest => Pending is { } p ? p.Target : InFlight is { } f ? f.Target : Confirmed;
@@ -39,27 +42,18 @@ internal sealed class Write(IReadOnlyDictionary<string, string>? target)
 }
 
 /// <summary>
-/// One event waiting for a row: completed with the outcome once Flashduty answers, or as soon as later events,
-/// still held unacknowledged in RabbitMQ, have overwritten every label it set (it is then superseded: re-applying
-/// the later events after a crash gives the same row, so it can be acknowledged).
+/// One event's change to a row, acknowledged (the journal holds it) but not written yet: completed with the outcome
+/// once Flashduty answers. Its copy goes to the error queue should Flashduty refuse the row.
 /// </summary>
-internal sealed class Waiter(ActivityContext batch, DateTimeOffset occurredAt, HashSet<string> contributed)
+internal sealed class Waiter(ActivityContext batch, DateTimeOffset occurredAt, EventCopy? copy)
 {
-    /// <summary>Stands for "this row deleted" among the labels a decommission contributes.</summary>
-    public const string DeleteMark = "\u0000delete";
-
     private readonly TaskCompletionSource<KeyOutcome> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ActivityContext Batch { get; } = batch;
     public DateTimeOffset OccurredAt { get; } = occurredAt;
-
-    /// <summary>The labels this event set that no later event has overwritten yet.</summary>
-    public HashSet<string> Contributed { get; } = contributed;
+    public EventCopy? Copy { get; } = copy;
 
     public Task<KeyOutcome> Task => _done.Task;
 
     public bool Complete(KeyOutcome outcome) => _done.TrySetResult(outcome);
-
-    /// <summary>The service is stopping before the row was settled: the event goes back to the queue.</summary>
-    public void Release() => _done.TrySetResult(KeyOutcome.Released);
 }

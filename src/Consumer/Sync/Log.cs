@@ -39,11 +39,26 @@ public static partial class Log
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Event set aside to the error queue: {Reason}")]
     public static partial void SetAside(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "Schema {SchemaId}: the stamps of {Rows} written rows could not be saved to RabbitMQ ({Problem}); until their next write a stale event redelivered after a restart could overwrite them")]
-    public static partial void StampsNotSaved(ILogger logger, string schemaId, int rows, string problem);
+    [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "The row journal {Queue} could not be compacted ({Problem}); it is tried again after more appends")]
+    public static partial void JournalNotCompacted(ILogger logger, string queue, string problem);
 
-    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} row stamps from {Records} records of {Queue}; compacted to {Written} records")]
-    public static partial void StampsLoaded(ILogger logger, int rows, int records, string queue, int written);
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} journaled rows from {Records} records of {Queue}; compacted to {Written} records ({Unreadable} unreadable records dropped)")]
+    public static partial void JournalLoaded(ILogger logger, int rows, int records, string queue, int written, int unreadable);
+
+    [LoggerMessage(EventId = 116, Level = LogLevel.Information, Message = "Holding the row journal {Queue}: this replica is the one that writes")]
+    public static partial void JournalAcquired(ILogger logger, string queue);
+
+    [LoggerMessage(EventId = 117, Level = LogLevel.Warning, Message = "Another replica holds the row journal (exclusive consumer of {LockQueue}); waiting for it to let go before applying any event")]
+    public static partial void JournalBusy(ILogger logger, string lockQueue);
+
+    [LoggerMessage(EventId = 118, Level = LogLevel.Warning, Message = "Lost the row journal ({Why}): writes stop at once, in-flight requests are aborted, and everything in memory is dropped; the next batch activates again")]
+    public static partial void Demoted(ILogger logger, string why);
+
+    [LoggerMessage(EventId = 119, Level = LogLevel.Warning, Message = "The row journal could not be appended to ({Problem}); the batch's events stay unacknowledged and it is tried again in {Delay}")]
+    public static partial void JournalAppendFailed(ILogger logger, string problem, TimeSpan delay);
+
+    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Activated (term {Term}): {Rows} journaled rows over {Schemas} schemas; the previous holder {How}; first write not before {NotBefore:O}")]
+    public static partial void Activated(ILogger logger, long term, int rows, int schemas, string how, DateTimeOffset notBefore);
 
     [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Became the active consumer but could not read {Problem}; no event is applied until it can, trying again in {Delay}")]
     public static partial void ReloadFailed(ILogger logger, string problem, TimeSpan delay);

@@ -6,23 +6,30 @@ using Microsoft.Extensions.Options;
 namespace FlashdutySync.Sync;
 
 /// <summary>
-/// All configured schemas. Starts before the bus: it reads every schema's labels and rows. A schema that cannot be
-/// read (gone, key refused, a download in no known shape) writes nothing, keeps its events waiting, makes the
-/// service not ready and is read again every <see cref="SyncOptions.ProbeInterval"/>; the other schemas go on.
-/// Then runs one single-flight writer per schema.
+/// All configured schemas, and this replica's lifecycle as their writer: standby → activating → active →
+/// quiescing. At start (before the bus) every schema's labels and rows are read, to say early what cannot be read.
+/// The first batch delivered — RabbitMQ made this replica the single active consumer — activates a term (see
+/// <see cref="ReplicaTerm"/>): the journal is acquired (the fence), read, Flashduty's rows are read again, and each
+/// schema starts from both. The term ends when the service stops (quiescing: writes in flight finish, the journal
+/// is released cleanly) or when the journal's lock is lost (demoted: writes aborted at once, memory dropped).
 /// </summary>
-public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> flashduty, IOptions<SyncOptions> sync, InflowTracker inflow, IStampStore stamps,
-    SyncMetrics metrics, ILogger<MappingEngine> logger, TimeProvider time) : IHostedService
+public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> flashduty, IOptions<SyncOptions> sync, InflowTracker inflow, IRowJournal journal,
+    IRefusedEvents refused, SyncMetrics metrics, ILogger<MappingEngine> logger, TimeProvider time) : IHostedService
 {
     private readonly List<SchemaSlot> _slots = [];
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<Task> _writers = [];
-    // Longer than a download of a full schema takes; short enough that a compaction stuck on a publish the broker will
-    // never confirm (it restarted under it: seen in the fault suite, 90 s without consuming) is tried again soon.
-    private static readonly TimeSpan ReloadAttemptLimit = TimeSpan.FromSeconds(20);
+    private readonly List<Task> _probes = [];
+    // Longer than a download of a full schema takes; short enough that a read stuck on a dropped connection is tried again soon.
+    private static readonly TimeSpan ReadAttemptLimit = TimeSpan.FromSeconds(20);
+    private readonly object _termLock = new();
+    private Task<ReplicaTerm>? _activating;
+    private ReplicaTerm? _term;
 
     /// <summary>True once every schema was tried once.</summary>
     public bool Loaded { get; private set; }
+
+    /// <summary>The service is stopping: events are given back, not applied.</summary>
+    public bool Stopping => _stopping.IsCancellationRequested;
 
     internal IReadOnlyList<SchemaSync> Schemas => _slots.Select(s => s.Sync).OfType<SchemaSync>().ToList();
 
@@ -31,46 +38,70 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         !Loaded ? "schemas are not loaded yet" : _slots.Select(s => s.LoadProblem is { } p ? $"schema {s.SchemaId} is not loaded: {p}"
             : s.Sync?.PausedReason is { } r ? $"schema {s.SchemaId}: {r}" : null).FirstOrDefault(r => r is not null);
 
-    private readonly object _refreshLock = new();
-    private Task? _refresh;
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var schemaId in flashduty.Value.SchemaIds)
+        {
+            var slot = new SchemaSlot(schemaId);
+            _slots.Add(slot);
+            if (await TryLoadAsync(slot, null, cancellationToken)) continue;
+            lock (_probes) _probes.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
+        }
+
+        metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
+        Loaded = true;
+    }
 
     /// <summary>
-    /// Before the first batch is applied — this replica has just become the active consumer — every schema's rows and
-    /// the saved stamps are read again: a previous active replica may have changed both since this one started, however
-    /// short ago (a rolling deploy; #13 defect 1: guessing "a standby" from the time since start corrupted rows).
-    /// Nothing is applied yet, so the state can be replaced. Every batch awaits the same reload, which is tried again
-    /// every probe interval until it succeeds: no event is applied against a stale picture.
+    /// Before a batch is applied: this replica holds the journal and its term has started. The first batch of a term
+    /// starts it, and every batch awaits the same start, which is tried again every probe interval until it succeeds:
+    /// no event is applied against a stale picture (#13 defect 1: a replica that guessed "standby" from the time
+    /// since its start corrupted rows on a rolling deploy).
     /// </summary>
     public Task EnsureCurrentAsync(CancellationToken ct)
     {
-        lock (_refreshLock)
+        lock (_termLock)
         {
-            // A reload cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
-            if (_refresh is { IsCompleted: true, IsCompletedSuccessfully: false }) _refresh = null;
+            if (_term is { Ended.IsCancellationRequested: false }) return Task.CompletedTask;
+            // A start cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
+            if (_activating is { IsCompleted: true }) _activating = null;
             // Shared by every batch, so not bound to the first batch's token (a broker blip cancels that one).
-            _refresh ??= ReloadAsync(_stopping.Token);
-            return _refresh.WaitAsync(ct);
+            _activating ??= ActivateAsync(_stopping.Token);
+            return _activating.WaitAsync(ct);
         }
     }
 
-    private async Task ReloadAsync(CancellationToken ct)
+    private async Task<ReplicaTerm> ActivateAsync(CancellationToken ct)
     {
-        var saved = await Retrying(t => stamps.LoadAsync(t), "the saved stamps", ct);
-        foreach (var schema in Schemas)
+        var lease = await Retrying(journal.AcquireAsync, "the row journal's lock", ct);
+        var state = await Retrying(journal.LoadAsync, "the row journal", ct);
+        var term = new ReplicaTerm(state.Term + 1, state, lease)
         {
-            var id = schema.Schema.SchemaId;
-            try
-            {
-                var rows = await Retrying(t => api.DownloadAsync(id, schema.Schema.AllLabels.ToList(), t), $"schema {id}", ct);
-                schema.Reload(rows.Rows, saved.GetValueOrDefault(id));
-                LogLoaded(schema.Schema, rows);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // Gone, refused, in no known shape: its first write will say so and pause it; the other schemas go on.
-                Log.ReloadSkipped(logger, $"schema {id}: {ex.Message}");
-            }
+            // A holder that did not let go cleanly (killed, cut off) may have one request in flight for this long.
+            NotBefore = state.CleanlyReleased ? time.GetUtcNow() : time.GetUtcNow() + flashduty.Value.AttemptTimeout,
+        };
+        term.Committer = new JournalCommitter(journal, () => _slots.Select(s => s.Sync).OfType<SchemaSync>(), logger, time, sync.Value.ProbeInterval);
+        term.Track(Task.Run(() => term.Committer.RunAsync(term.Ended), CancellationToken.None));
+        foreach (var slot in _slots)
+        {
+            if (slot.Definition is null) continue; // its probe loads it into the term once it can be read
+            await StartSchemaAsync(slot, term, ct);
         }
+
+
+        lock (_termLock) _term = term;
+        // Lost lock: demoted at once, whatever is in hand.
+        lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
+        Log.Activated(logger, term.Number, state.Schemas.Sum(s => s.Value.Count), state.Schemas.Count,
+            state.CleanlyReleased ? "let go cleanly" : $"did not let go cleanly (or there was none): writes wait {flashduty.Value.AttemptTimeout}", term.NotBefore);
+        return term;
+    }
+
+    /// <summary>Reads the schema's labels and rows again and starts it in the term; else its probe tries again.</summary>
+    private async Task StartSchemaAsync(SchemaSlot slot, ReplicaTerm term, CancellationToken ct)
+    {
+        if (await TryLoadAsync(slot, term, ct)) return;
+        lock (_probes) _probes.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
     }
 
     /// <summary>
@@ -82,7 +113,7 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         while (true)
         {
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            attempt.CancelAfter(ReloadAttemptLimit);
+            if (what != "the row journal's lock") attempt.CancelAfter(ReadAttemptLimit);
             try
             {
                 return await read(attempt.Token);
@@ -96,23 +127,8 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         }
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        var saved = await stamps.LoadAsync(cancellationToken);
-        foreach (var schemaId in flashduty.Value.SchemaIds)
-        {
-            var slot = new SchemaSlot(schemaId);
-            _slots.Add(slot);
-            if (await TryLoadAsync(slot, saved, cancellationToken)) continue;
-            lock (_writers) _writers.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
-        }
-
-        metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
-        Loaded = true;
-    }
-
-    /// <summary>Reads the schema's labels and rows; on success starts its writer. False, logged, when it cannot.</summary>
-    private async Task<bool> TryLoadAsync(SchemaSlot slot, IReadOnlyDictionary<string, Dictionary<string, RowStamps>>? saved, CancellationToken ct)
+    /// <summary>Reads the schema's labels and rows; in a term, starts it there. False, logged, when it cannot.</summary>
+    private async Task<bool> TryLoadAsync(SchemaSlot slot, ReplicaTerm? term, CancellationToken ct)
     {
         var options = flashduty.Value;
         try
@@ -120,7 +136,11 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
             var info = await api.GetSchemaInfoAsync(slot.SchemaId, ct);
             if (info is null)
             {
-                return NotLoaded(slot, $"Flashduty has no mapping schema {slot.SchemaId} (configured in Flashduty:SchemaIds): create it or fix the id");
+                var wasThere = slot.Definition is not null;
+                slot.Definition = null;
+                return NotLoaded(slot, wasThere
+                    ? $"schema {slot.SchemaId} no longer exists in Flashduty (schema/info answers that it does not exist): create it again or remove it from Flashduty:SchemaIds"
+                    : $"Flashduty has no mapping schema {slot.SchemaId} (configured in Flashduty:SchemaIds): create it or fix the id");
             }
 
             if (info.SourceLabels is not { Count: >= 1 and <= 3 } || info.ResultLabels is not { Count: >= 1 })
@@ -131,14 +151,30 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
 
             var cap = options.RowCaps.GetValueOrDefault(slot.SchemaId, options.DefaultRowCap);
             var schema = new SchemaDefinition(slot.SchemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
-            var rows = await api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), ct);
-            saved ??= await stamps.LoadAsync(ct);
-            var state = new SchemaSync(schema, api, sync.Value, inflow, stamps, metrics, logger, time);
-            state.Load(rows.Rows, saved.GetValueOrDefault(slot.SchemaId));
-            LogLoaded(schema, rows);
-            // Loaded while the service stops: no writer (another replica may be taking over).
-            if (!slot.Loaded(state)) return true;
-            lock (_writers) _writers.Add(RunWriterAsync(state));
+            if (term is null)
+            {
+                // Not active (yet): read to say now whether it can be; the term reads the rows again.
+                var rows = await api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), ct);
+                LogLoaded(schema, rows);
+                slot.Definition = schema;
+                slot.LoadProblem = null;
+                return true;
+            }
+
+            var rowsNow = await api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), ct);
+            var state = new SchemaSync(schema, api, sync.Value, inflow, refused, metrics, logger, time) { NotBefore = term.NotBefore };
+            state.Load(rowsNow.Rows, term.Journal.For(slot.SchemaId));
+            state.JournalPending = term.Committer!.Ring;
+            LogLoaded(schema, rowsNow);
+            lock (_termLock)
+            {
+                if (term.Ended.IsCancellationRequested) return true; // the term ended meanwhile: the next one reads it
+                slot.Definition = schema;
+                slot.Sync = state;
+                slot.LoadProblem = null;
+            }
+
+            term.Track(RunWriterAsync(state, term.Ended));
             return true;
         }
         catch (FlashdutyApiException ex)
@@ -164,51 +200,121 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         try
         {
             do await Task.Delay(sync.Value.ProbeInterval, time, ct);
-            while (!await TryLoadAsync(slot, null, ct));
+            while (!await TryLoadAsync(slot, CurrentTerm(), ct));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
     }
 
+    private ReplicaTerm? CurrentTerm()
+    {
+        lock (_termLock) return _term is { Ended.IsCancellationRequested: false } t ? t : null;
+    }
+
     private void LogLoaded(SchemaDefinition schema, SchemaRows rows) =>
         Log.SchemaLoaded(logger, schema.SchemaId, rows.Rows.Count, rows.Format, string.Join(",", schema.SourceLabels), string.Join(",", schema.ResultLabels));
 
-    private async Task RunWriterAsync(SchemaSync schema)
+    private static async Task RunWriterAsync(SchemaSync schema, CancellationToken term)
     {
         try
         {
-            await Task.Run(() => schema.RunAsync(_stopping.Token));
+            await Task.Run(() => schema.RunAsync(term));
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (term.IsCancellationRequested)
         {
         }
     }
 
-    /// <summary>Applies an event to every schema it feeds. Each task completes when its row is settled.</summary>
-    public IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Apply(InventoryEvent e, ActivityContext batch)
+    /// <summary>
+    /// Applies an event to every schema it feeds, in the current term. A task completed at once is the outcome for the
+    /// batch (released, deferred, incomplete, refused at the cap, or nothing to write); one still running completes
+    /// when Flashduty answers, long after the event was acknowledged.
+    /// </summary>
+    public IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Apply(InventoryEvent e, ActivityContext batch, EventCopy? copy = null,
+        IReadOnlySet<string>? onlySchemas = null)
     {
+        var term = CurrentTerm();
         var outcomes = new List<(string, Task<KeyOutcome>)>(_slots.Count);
         foreach (var slot in _slots)
         {
-            if (slot.Apply(e, batch) is { } outcome) outcomes.Add((slot.SchemaId, outcome));
+            if (onlySchemas is not null && !onlySchemas.Contains(slot.SchemaId)) continue;
+            if (term is null || term.Closing)
+            {
+                outcomes.Add((slot.SchemaId, Task.FromResult(KeyOutcome.Released)));
+                continue;
+            }
+
+            if (slot.Sync is not { } schema)
+            {
+                // Not readable yet: parked while its rows are unknown, if it is an event of this schema at all.
+                outcomes.Add((slot.SchemaId, Task.FromResult(new KeyOutcome(OutcomeKind.Deferred, $"schema {slot.SchemaId} is not loaded: {slot.LoadProblem}"))));
+                continue;
+            }
+
+            if (schema.Apply(e, batch, copy) is { } outcome) outcomes.Add((slot.SchemaId, outcome));
         }
 
         return outcomes;
     }
 
-    /// <summary>Finishes the writes in flight, starts no other, and gives unsettled events back (see <see cref="SchemaSync.QuiesceAsync"/>).</summary>
-    public Task QuiesceAsync(CancellationToken cancellationToken)
+    /// <summary>True once every event applied before the call is in the journal; false when the term ended first (apply again).</summary>
+    public Task<bool> CommitAsync(CancellationToken ct) => CurrentTerm()?.Committer?.CommitAsync(ct) ?? Task.FromResult(false);
+
+    /// <summary>
+    /// The service stops: no new event is applied; what batches have applied is journaled; the writes in flight
+    /// finish (aborted when the host's shutdown time runs out: see <see cref="SchemaSync.QuiesceAsync"/>); then the
+    /// journal is released, cleanly when no request can still be in flight, so that the next holder need not wait.
+    /// </summary>
+    public async Task QuiesceAsync(CancellationToken cancellationToken)
     {
-        foreach (var slot in _slots) slot.Release();
-        return Task.WhenAll(Schemas.Select(s => s.QuiesceAsync(cancellationToken)));
+        await _stopping.CancelAsync();
+        ReplicaTerm? term;
+        lock (_termLock) term = _term;
+        if (term is null || term.Lease.IsCancellationRequested) return;
+        term.Closing = true;
+        try
+        {
+            await term.Committer!.FlushAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.JournalAppendFailed(logger, ex.Message, TimeSpan.Zero);
+        }
+
+        var schemas = Schemas;
+        await Task.WhenAll(schemas.Select(s => s.QuiesceAsync(cancellationToken)));
+        var clean = schemas.All(s => s.Idle);
+        await term.EndAsync();
+        using var release = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await journal.ReleaseAsync(clean, release.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>The journal's lock is lost: stop writing at once, drop the term; the next batch starts another.</summary>
+    private async Task DemoteAsync(ReplicaTerm term, string why)
+    {
+        if (_stopping.IsCancellationRequested) return;
+        Log.Demoted(logger, why);
+        lock (_termLock)
+        {
+            if (_term != term) return;
+            _term = null;
+        }
+
+        await term.EndAsync();
+        foreach (var slot in _slots) slot.Sync?.AbortAsync();
+        foreach (var slot in _slots) slot.Sync = null;
+        await journal.ReleaseAsync(clean: false, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        Task[] writers;
-        lock (_writers) writers = [.. _writers];
-        await Task.WhenAll(writers).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        ReplicaTerm? term;
+        lock (_termLock) term = _term;
+        Task[] tasks;
+        lock (_probes) tasks = [.. _probes, .. term?.Tasks() ?? []];
+        if (term is not null) await term.EndAsync();
+        await Task.WhenAll(tasks).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 }

@@ -17,7 +17,7 @@ internal sealed partial class SchemaSync
     private readonly Dictionary<string, DateTimeOffset> _hostDeletedAt = new(StringComparer.Ordinal);
 
     /// <summary>Applies a decommission to every known row of the host; older events of the host may not create new rows (while this process runs).</summary>
-    private Task<KeyOutcome> DecommissionHost(string host, InventoryEvent e, ActivityContext batch)
+    private Task<KeyOutcome> DecommissionHost(string host, InventoryEvent e, ActivityContext batch, EventCopy? copy)
     {
         List<Task<KeyOutcome>> outcomes;
         lock (_sync)
@@ -25,7 +25,7 @@ internal sealed partial class SchemaSync
             if (_stopping) return Task.FromResult(KeyOutcome.Released);
             if (!_hostDeletedAt.TryGetValue(host, out var before) || before < e.OccurredAt) _hostDeletedAt[host] = e.OccurredAt;
             if (_hostDeletedAt.Count % 1024 == 0) ForgetOldTombstones();
-            outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, batch)).ToList() : [];
+            outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, batch, copy)).ToList() : [];
         }
 
         return outcomes.Count switch

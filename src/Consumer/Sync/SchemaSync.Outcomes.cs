@@ -19,7 +19,7 @@ internal sealed partial class SchemaSync
                 state.Confirmed = write.Target;
                 state.RemoteKey = write.Target is null ? null : keys?[i] ?? state.RemoteKey;
                 state.InFlight = null;
-                state.Holders.ExceptWith(write.Waiters);
+                CopiesSettled(state);
                 foreach (var waiter in write.Waiters)
                 {
                     _metrics.Freshness.Record((now - waiter.OccurredAt).TotalMilliseconds);
@@ -40,14 +40,28 @@ internal sealed partial class SchemaSync
         }
     }
 
-    private void Rejected(KeyState state, FlashdutyApiException ex)
+    /// <summary>
+    /// Flashduty refused the row: every event behind it since its last write goes to the error queue with Flashduty's
+    /// code, message and request_id — also an older event whose labels a newer one overwrote (#13 defect 3: it was
+    /// acknowledged as superseded, and its value lost with the newer one). Only then is the row's journal record
+    /// told that it needs their copies no more.
+    /// </summary>
+    private async Task RejectedAsync(KeyState state, FlashdutyApiException ex, CancellationToken ct)
     {
+        var reason = $"Flashduty refused row '{Display(state.Key)}' of schema {Schema.SchemaId}: {ex.Code} {ex.ErrorMessage} (request_id {ex.RequestId})";
+        var outcome = new KeyOutcome(OutcomeKind.Rejected, reason, ex.RequestId, ex.Code);
+        Log.RowRefused(_logger, Schema.SchemaId, ex.Code, ex.ErrorMessage, ex.RequestId);
+        List<Waiter> waiters;
+        lock (_sync) waiters = [.. state.InFlight!.Waiters];
+        foreach (var copy in waiters.Select(w => w.Copy).OfType<EventCopy>().DistinctBy(c => c.Identity))
+        {
+            await _refused.SetAsideAsync(copy, Schema.SchemaId, outcome, ct).ConfigureAwait(false);
+        }
+
         lock (_sync)
         {
-            var write = state.InFlight!;
             var wasLive = state.Latest is not null;
             state.InFlight = null;
-            state.Holders.ExceptWith(write.Waiters);
             // Forget the refused values; what Flashduty holds stays the truth for the next event.
             foreach (var label in Schema.AllLabels)
             {
@@ -55,11 +69,9 @@ internal sealed partial class SchemaSync
             }
 
             _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
-            var reason = $"Flashduty refused row '{Display(state.Key)}' of schema {Schema.SchemaId}: {ex.Code} {ex.ErrorMessage} (request_id {ex.RequestId})";
-            foreach (var waiter in write.Waiters) waiter.Complete(new KeyOutcome(OutcomeKind.Rejected, reason, ex.RequestId, ex.Code));
+            CopiesSettled(state);
+            foreach (var waiter in waiters) waiter.Complete(outcome);
         }
-
-        Log.RowRefused(_logger, Schema.SchemaId, ex.Code, ex.ErrorMessage, ex.RequestId);
     }
 
     /// <summary>Puts the batch back in the queue (newer pending values win) and records why writes stopped.</summary>

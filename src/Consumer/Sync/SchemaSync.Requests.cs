@@ -51,12 +51,11 @@ internal sealed partial class SchemaSync
             else if (!upsert && refused && await RowIsGoneAsync(part[0], ct).ConfigureAwait(false))
             {
                 // A refused delete of a key Flashduty does not hold (undocumented either way): the row is gone, as wanted.
-                await SaveStampsAsync(part, ct).ConfigureAwait(false);
                 Succeeded(part, null, ex.RequestId);
             }
             else
             {
-                Rejected(part[0], ex);
+                await RejectedAsync(part[0], ex, ct).ConfigureAwait(false);
             }
         }
 
@@ -74,7 +73,6 @@ internal sealed partial class SchemaSync
         try
         {
             var (keys, requestId) = await _api.UpsertAsync(Schema.SchemaId, docs, Links(batch), ct).ConfigureAwait(false);
-            await SaveStampsAsync(batch, ct).ConfigureAwait(false);
             Succeeded(batch, KeysOf(docs, keys, requestId), requestId);
             _metrics.RowsSent.Add(batch.Count, new KeyValuePair<string, object?>("operation", "upsert"));
             return null;
@@ -97,7 +95,6 @@ internal sealed partial class SchemaSync
 
             string? requestId = null;
             if (keys.Count > 0) requestId = await _api.DeleteAsync(Schema.SchemaId, keys, Links(batch), ct).ConfigureAwait(false);
-            await SaveStampsAsync(batch, ct).ConfigureAwait(false);
             Succeeded(batch, null, requestId);
             _metrics.RowsSent.Add(keys.Count, new KeyValuePair<string, object?>("operation", "delete"));
             return null;

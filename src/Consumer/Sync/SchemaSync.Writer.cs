@@ -4,7 +4,9 @@ internal sealed partial class SchemaSync
 {
     private const int MaxDocs = 1000;
     private const int MaxKeys = 100;
-    private static readonly TimeSpan StampSaveLimit = TimeSpan.FromSeconds(20);
+
+    /// <summary>No request before this (see <see cref="RunAsync"/>).</summary>
+    public DateTimeOffset NotBefore { get; set; }
 
     /// <summary>
     /// The schema's single writer, supervised: an unexpected exception is logged, makes the service not ready, puts
@@ -15,6 +17,9 @@ internal sealed partial class SchemaSync
         // The writer's requests are cancelled by the engine stopping, or by a quiesce that cannot wait any longer.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _abort.Token);
         var ct = linked.Token;
+        // A new holder whose predecessor did not let go cleanly waits out the longest request it could still have in flight.
+        var wait = NotBefore - _time.GetUtcNow();
+        if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         while (true)
         {
             try
@@ -79,28 +84,6 @@ internal sealed partial class SchemaSync
             }
 
             _lastRoundEnded = _time.GetTimestamp();
-            await SaveStampsOnlyAsync(ct).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Events that changed label times but not the row Flashduty holds: their times are saved, then they settle.</summary>
-    private async Task SaveStampsOnlyAsync(CancellationToken ct)
-    {
-        List<(KeyState State, Waiter Waiter)> taken;
-        lock (_sync)
-        {
-            if (_stampsOnly.Count == 0) return;
-            (taken, _stampsOnly) = (_stampsOnly, []);
-        }
-
-        await SaveStampsAsync(taken.Select(t => t.State).Distinct().ToList(), ct).ConfigureAwait(false);
-        lock (_sync)
-        {
-            foreach (var (state, waiter) in taken)
-            {
-                waiter.Complete(KeyOutcome.Applied);
-                state.Holders.Remove(waiter);
-            }
         }
     }
 
@@ -158,31 +141,4 @@ internal sealed partial class SchemaSync
 
     /// <summary>Rows Flashduty holds as far as the service knows. Under the lock.</summary>
     private int RowsHeld() => _keys.Values.Count(k => k.Confirmed is not null);
-
-    /// <summary>
-    /// Saves when the written rows' labels were set, before their events are acknowledged. A label may already be
-    /// newer than the write (an event applied since): that event is still unacknowledged, so it is re-applied after a
-    /// crash either way. If the store fails, the events are acknowledged all the same (the rows are in Flashduty);
-    /// only the protection against stale redeliveries of these rows is weaker until their next write.
-    /// </summary>
-    private async Task SaveStampsAsync(List<KeyState> batch, CancellationToken ct)
-    {
-        List<(string, RowStamps)> rows;
-        lock (_sync)
-        {
-            rows = batch.Select(k => (k.Key, new RowStamps(k.Labels.ToDictionary(l => l.Key, l => l.Value.At, StringComparer.Ordinal), k.DeletedAt))).ToList();
-        }
-
-        // Bounded: a publish whose broker confirm never comes (the broker restarted under it) must not stop the writer.
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        limit.CancelAfter(StampSaveLimit);
-        try
-        {
-            await _stamps.SaveAsync(Schema.SchemaId, rows, limit.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            Log.StampsNotSaved(_logger, Schema.SchemaId, rows.Count, ex is OperationCanceledException ? $"no confirm within {StampSaveLimit.TotalSeconds:0} s" : ex.Message);
-        }
-    }
 }

@@ -6,9 +6,10 @@ using FlashdutySync.Telemetry;
 namespace FlashdutySync.Sync;
 
 /// <summary>
-/// One schema's rows: applies events to per-label state (newest occurredAt wins), coalesces what is pending to
-/// one write per key, and writes with a single request in flight (see the Writer part). Rows that arrive while
-/// a write is in flight join the next one: group commit, with no timer.
+/// One schema's rows, for one term of this replica as the journal's holder: applies events to per-label state
+/// (newest occurredAt wins), marks what changed for the journal (see the Journal part), coalesces what is pending
+/// to one write per key, and writes with a single request in flight (see the Writer part). Rows that arrive while a
+/// write is in flight join the next one. A new term builds a new one from the journal and Flashduty's rows.
 /// </summary>
 internal sealed partial class SchemaSync
 {
@@ -16,7 +17,6 @@ internal sealed partial class SchemaSync
     private readonly Dictionary<string, KeyState> _keys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, KeyState> _dirty = new(StringComparer.Ordinal);
 
-    private List<(KeyState State, Waiter Waiter)> _stampsOnly = [];
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly IMappingApi _api;
     private readonly SyncOptions _options;
@@ -32,13 +32,13 @@ internal sealed partial class SchemaSync
     private bool _warnedFull;
 
     private readonly InflowTracker _inflow;
-    private readonly IStampStore _stamps;
+    private readonly IRefusedEvents _refused;
 
-    public SchemaSync(SchemaDefinition schema, IMappingApi api, SyncOptions options, InflowTracker inflow, IStampStore stamps, SyncMetrics metrics, ILogger logger,
+    public SchemaSync(SchemaDefinition schema, IMappingApi api, SyncOptions options, InflowTracker inflow, IRefusedEvents refused, SyncMetrics metrics, ILogger logger,
         TimeProvider time)
     {
         _inflow = inflow;
-        _stamps = stamps;
+        _refused = refused;
         Schema = schema;
         _hostIndex = schema.SourceLabels.ToList().IndexOf(HostLabel);
         _hostKeyed = schema.SourceLabels.Count > 1 && _hostIndex >= 0;
@@ -59,51 +59,6 @@ internal sealed partial class SchemaSync
 
     public int PendingKeys { get { lock (_sync) return _dirty.Count; } }
 
-    /// <summary>Replaces what is known with a fresh download and stamps. Only before any event was applied.</summary>
-    public void Reload(IEnumerable<IReadOnlyDictionary<string, string>> rows, IReadOnlyDictionary<string, RowStamps>? stamps)
-    {
-        lock (_sync)
-        {
-            if (_dirty.Count > 0 || _stampsOnly.Count > 0 || _keys.Values.Any(k => k.Holders.Count > 0 || k.InFlight is not null)) return;
-            _keys.Clear();
-            _hostKeys.Clear();
-            Load(rows, stamps);
-        }
-    }
-
-    /// <summary>
-    /// Takes the schema's current rows (from <c>data/download</c>) as the starting point, each label as old as the
-    /// saved stamps say (or the oldest possible when none was saved). Rows the service deleted keep their tombstone.
-    /// </summary>
-    public void Load(IEnumerable<IReadOnlyDictionary<string, string>> rows, IReadOnlyDictionary<string, RowStamps>? stamps = null)
-    {
-        lock (_sync)
-        {
-            foreach (var row in rows)
-            {
-                // A row whose source values hold the key separator cannot be told from another row's: left alone.
-                if (Schema.KeyOf(row) is not { } key || !Schema.AllLabels.All(row.ContainsKey) ||
-                    Schema.SourceLabels.Any(l => row[l].Contains(Separator, StringComparison.Ordinal))) continue;
-                var state = NewKey(key);
-                state.Confirmed = Schema.AllLabels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal);
-                var saved = stamps?.GetValueOrDefault(key);
-                foreach (var label in Schema.AllLabels) state.Labels[label] = new Stamped(row[label], saved?.Labels.GetValueOrDefault(label) ?? DateTimeOffset.MinValue);
-                state.DeletedAt = saved?.DeletedAt;
-            }
-
-            // A row the service deleted: older events may still not bring it back (see SyncOptions.DeleteRetention).
-            foreach (var (key, saved) in stamps ?? new Dictionary<string, RowStamps>())
-            {
-                if (_keys.ContainsKey(key) || saved.DeletedAt is not { } deletedAt) continue;
-                var state = NewKey(key);
-                state.DeletedAt = deletedAt;
-                foreach (var (label, at) in saved.Labels) state.Labels[label] = new Stamped(null, at);
-            }
-
-            _projectedRows = _keys.Values.Count(k => k.Latest is not null);
-        }
-    }
-
     private static readonly Task<KeyOutcome> ChangesNothing = Task.FromResult(KeyOutcome.Applied);
 
     /// <summary>
@@ -111,18 +66,18 @@ internal sealed partial class SchemaSync
     /// completes when the row it leads to is confirmed, refused, or found incomplete. A decommission that names only
     /// the host, in a schema keyed by the host and other labels, applies to every row of that host.
     /// </summary>
-    public Task<KeyOutcome>? Apply(InventoryEvent e, ActivityContext batch)
+    public Task<KeyOutcome>? Apply(InventoryEvent e, ActivityContext batch, EventCopy? copy = null)
     {
         if (Schema.KeyOf(e.Labels) is { } key)
         {
-            lock (_sync) return ApplyToKey(key, e, batch);
+            lock (_sync) return ApplyToKey(key, e, batch, copy);
         }
 
-        return e.Kind == EventKind.HostDecommissioned && _hostKeyed && e.Labels.TryGetValue(HostLabel, out var host) ? DecommissionHost(host, e, batch) : null;
+        return e.Kind == EventKind.HostDecommissioned && _hostKeyed && e.Labels.TryGetValue(HostLabel, out var host) ? DecommissionHost(host, e, batch, copy) : null;
     }
 
     /// <summary>Applies the event to one row. Under the lock.</summary>
-    private Task<KeyOutcome> ApplyToKey(string key, InventoryEvent e, ActivityContext batch)
+    private Task<KeyOutcome> ApplyToKey(string key, InventoryEvent e, ActivityContext batch, EventCopy? copy)
     {
         if (_stopping) return Task.FromResult(KeyOutcome.Released);
         if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
@@ -145,25 +100,20 @@ internal sealed partial class SchemaSync
                 $"schema {Schema.SchemaId} is full: it holds its cap of {Schema.RowCap} rows, so new key '{Display(key)}' cannot be added", ErrorCode: "RowCapReached"));
         }
 
-        Supersede(state, contributed);
-        var waiter = new Waiter(batch, e.OccurredAt, contributed);
+        // The event's times are news even where the row is not: journaled before the event is acknowledged.
+        Journaled(state, copy);
+        var waiter = new Waiter(batch, e.OccurredAt, copy);
         if (Rows.Same(target, latest))
         {
             if (state.Pending is { } pending) pending.Waiters.Add(waiter);
             else if (state.InFlight is { } inFlight) inFlight.Waiters.Add(waiter);
-            else
-            {
-                // Flashduty already holds the row, but the event's times are news: saved before it is acknowledged.
-                _stampsOnly.Add((state, waiter));
-                _signal.Writer.TryWrite(true);
-            }
+            else if (target is not null || e.Kind == EventKind.HostDecommissioned) return ChangesNothing; // Flashduty already holds the row
         }
         else
         {
             Requeue(state, target, [waiter]);
         }
 
-        if (!waiter.Task.IsCompleted) state.Holders.Add(waiter);
         if (target is null && e.Kind != EventKind.HostDecommissioned)
         {
             var missing = Schema.AllLabels.Where(l => state.Labels.GetValueOrDefault(l).Value is null).ToList();
@@ -189,7 +139,7 @@ internal sealed partial class SchemaSync
                 if (!state.Labels.TryGetValue(label, out var stamped) || stamped.At <= e.OccurredAt) state.Labels[label] = new Stamped(null, e.OccurredAt);
             }
 
-            contributed.Add(Waiter.DeleteMark);
+            contributed.Add(DeleteMark);
             return contributed;
         }
 
@@ -207,19 +157,6 @@ internal sealed partial class SchemaSync
         // The key's own labels are carried by every event of the key; alone they change nothing.
         if (contributed.All(Schema.SourceLabels.Contains) && state.Latest is not null) contributed.Clear();
         return contributed;
-    }
-
-    /// <summary>Settles the held events whose every label this newer event has overwritten.</summary>
-    private void Supersede(KeyState state, HashSet<string> overwritten)
-    {
-        if (overwritten.Count == 0 || state.Holders.Count == 0) return;
-        foreach (var holder in state.Holders.ToList())
-        {
-            holder.Contributed.ExceptWith(overwritten);
-            if (holder.Contributed.Count > 0 && !holder.Contributed.All(Schema.SourceLabels.Contains)) continue;
-            holder.Complete(KeyOutcome.Applied);
-            state.Holders.Remove(holder);
-        }
     }
 
     private static void Restore(KeyState state, Dictionary<string, Stamped> labels, DateTimeOffset? deletedAt)
@@ -255,10 +192,10 @@ internal sealed partial class SchemaSync
     }
 
     /// <summary>
-    /// Before the bus hands this replica's events back to RabbitMQ (and another replica takes over): let the write
-    /// in flight finish, start no other, and give every unsettled event back unacknowledged. When the host's
-    /// shutdown time runs out first, the write is cancelled — its request aborted — before the events go back, so
-    /// it cannot land after the next replica's (#13 defect 4).
+    /// This replica stops holding the journal (it stops, or lost the lock): let the write in flight finish, start no
+    /// other. When <paramref name="ct"/> runs out first (the host's shutdown time, or at once on a lost lock), the
+    /// write is cancelled — its request aborted — so that it cannot land after the next holder's (#13 defect 4).
+    /// Acknowledged events need nothing more: the journal holds them for the next holder.
     /// </summary>
     public async Task QuiesceAsync(CancellationToken ct)
     {
@@ -275,20 +212,23 @@ internal sealed partial class SchemaSync
         }
         catch (OperationCanceledException)
         {
-            await _abort.CancelAsync().ConfigureAwait(false);
+            await AbortAsync().ConfigureAwait(false);
             // The round ends once the request is aborted (HttpClient cancels it at once).
             await writing.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+    }
 
-        lock (_sync)
-        {
-            foreach (var state in _keys.Values)
-            {
-                foreach (var waiter in state.Holders) waiter.Release();
-                foreach (var waiter in state.Pending?.Waiters ?? []) waiter.Release();
-                foreach (var waiter in state.InFlight?.Waiters ?? []) waiter.Release();
-            }
-        }
+    /// <summary>Stops writing at once: the request in flight is aborted.</summary>
+    public Task AbortAsync()
+    {
+        lock (_sync) _stopping = true;
+        return _abort.CancelAsync();
+    }
+
+    /// <summary>True once no request of this schema can be in flight any more.</summary>
+    public bool Idle
+    {
+        get { lock (_sync) return _round is null || _round.Task.IsCompleted; }
     }
 
     private string Display(string key) => key.Replace(Separator, ',');

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace FlashdutySync.Sync;
 
-/// <summary>How the sync holds, parks and sets aside events; section <c>Sync</c>.</summary>
+/// <summary>How the sync writes, parks and sets aside events; section <c>Sync</c>.</summary>
 public sealed class SyncOptions
 {
     public const string SectionName = "Sync";
@@ -10,13 +10,6 @@ public sealed class SyncOptions
     /// <summary>How long a decommissioned host's delete time is kept to stop older events re-creating its row. Default 24 h.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
     public TimeSpan DeleteRetention { get; set; } = TimeSpan.FromHours(24);
-
-    /// <summary>
-    /// How long a batch may hold its events unacknowledged while Flashduty fails, before it releases them back to
-    /// the queue. Keep it under RabbitMQ's consumer timeout (30 min by default). Default 10 min.
-    /// </summary>
-    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
-    public TimeSpan HoldLimit { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>How long an event whose row misses labels may wait before it is set aside. Default 15 min.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00")]

@@ -68,35 +68,62 @@ public sealed class RestartTests(RabbitMqFixture broker)
     }
 
     [Fact]
-    public async Task TheStampStore_MergesNewestFirst_AndCompactsItsRecords()
+    public async Task TheRowJournal_MergesNewestFirst_CompactsItsRecords_SaysHowItWasReleased_AndOneReplicaHoldsItAtATime()
     {
-        var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-stamps-{Guid.NewGuid():N}"[..24] });
-        await using var store = new RabbitMqStampStore(options, NullLogger<RabbitMqStampStore>.Instance);
+        var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-journal-{Guid.NewGuid():N}"[..24] });
+        await using var journal = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+        await using var other = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
         try
         {
-            Assert.Empty(await store.LoadAsync(CancellationToken.None));
-            RowStamps At(int minutes, int? deleted = null) =>
-                new(new Dictionary<string, DateTimeOffset> { ["owner"] = T0.AddMinutes(minutes).AddTicks(7) }, deleted is { } d ? T0.AddMinutes(d) : null);
-            for (var i = 0; i < 10; i++) await store.SaveAsync("s1", [("web-1", At(i)), ($"web-{i + 10}", At(1))], CancellationToken.None);
-            await store.SaveAsync("s1", [("web-1", At(3, deleted: 4))], CancellationToken.None); // older label time, newer delete
-            await store.SaveAsync("s2", [("svc", At(2))], CancellationToken.None);
-            Assert.Equal(12u, await CountAsync(store.Queue));
+            var lease = await journal.AcquireAsync(CancellationToken.None);
+            var first = await journal.LoadAsync(CancellationToken.None);
+            Assert.Empty(first.Schemas);
+            Assert.False(first.CleanlyReleased); // nobody held it before: the first holder waits out nothing it could not know
+            JournalEntry Row(string schema, string key, string owner, int minutes, int? deleted = null, string? eventId = null) =>
+                new(schema, key, new Dictionary<string, (string?, DateTimeOffset)> { ["owner"] = (owner, T0.AddMinutes(minutes).AddTicks(7)) },
+                    deleted is { } d ? T0.AddMinutes(d) : null,
+                    eventId is null ? [] : [new EventCopy("inventory.owner-changed", eventId, "application/json", "{}"u8.ToArray(), new Dictionary<string, string>(), null, T0, eventId)],
+                    ReplacesEvents: false);
+            for (var i = 0; i < 10; i++) await journal.AppendAsync([Row("s1", "web-1", $"o{i}", i, eventId: $"e{i}"), Row("s1", $"web-{i + 10}", "x", 1)], CancellationToken.None);
+            await journal.AppendAsync([Row("s1", "web-1", "older", 3, deleted: 4)], CancellationToken.None); // older label time, newer delete
+            await journal.AppendAsync([Row("s2", "svc", "y", 2)], CancellationToken.None);
+            // A write landed: the row needs no copies but the one still unwritten.
+            await journal.AppendAsync([Row("s1", "web-1", "o9", 9, eventId: "e9") with { ReplacesEvents = true }], CancellationToken.None);
 
-            var loaded = await store.LoadAsync(CancellationToken.None);
-            Assert.Equal(T0.AddMinutes(9).AddTicks(7), loaded["s1"]["web-1"].Labels["owner"]); // exact to the tick
-            Assert.Equal(T0.AddMinutes(4), loaded["s1"]["web-1"].DeletedAt);
-            Assert.Equal(11, loaded["s1"].Count);
-            Assert.Single(loaded["s2"]);
-            Assert.Equal(2u, await CountAsync(store.Queue)); // one record per schema after compaction
+            // The second replica cannot hold it while the first does.
+            using var notYet = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            var waiting = other.AcquireAsync(notYet.Token);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+            Assert.False(lease.IsCancellationRequested);
 
-            var again = await store.LoadAsync(CancellationToken.None);
-            Assert.Equal(loaded["s1"]["web-1"].Labels["owner"], again["s1"]["web-1"].Labels["owner"]);
-            Assert.Equal(11, again["s1"].Count);
+            await journal.ReleaseAsync(clean: true, CancellationToken.None);
+            var otherLease = await other.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            var loaded = await other.LoadAsync(CancellationToken.None);
+            Assert.True(loaded.CleanlyReleased);
+            Assert.Equal(1, loaded.Term);
+            var web1 = loaded.Schemas["s1"]["web-1"];
+            Assert.Equal(("o9", T0.AddMinutes(9).AddTicks(7)), web1.Labels["owner"]); // exact to the tick
+            Assert.Equal(T0.AddMinutes(4), web1.DeletedAt);
+            Assert.Equal(["e9"], web1.Events.Select(e => e.MessageId));
+            Assert.Equal(11, loaded.Schemas["s1"].Count);
+            Assert.Single(loaded.Schemas["s2"]);
+            // Compacted: one record for the rows, one for the term, plus the term this load began.
+            Assert.Equal(3u, await CountAsync(options.Value.JournalQueue));
+
+            // Its holder killed (lock channel gone without a clean release): the next one must wait out a write in flight.
+            await other.DisposeAsync();
+            await using var third = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+            await third.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            var afterKill = await third.LoadAsync(CancellationToken.None);
+            Assert.False(afterKill.CleanlyReleased);
+            Assert.Equal(2, afterKill.Term);
+            Assert.Equal("o9", afterKill.Schemas["s1"]["web-1"].Labels["owner"].Value);
         }
         finally
         {
             await using var channel = await broker.Connection.CreateChannelAsync();
-            await channel.QueueDeleteAsync(store.Queue, ifUnused: false, ifEmpty: false);
+            await channel.QueueDeleteAsync(options.Value.JournalQueue, ifUnused: false, ifEmpty: false);
+            await channel.QueueDeleteAsync(options.Value.LockQueue, ifUnused: false, ifEmpty: false);
         }
     }
 

@@ -18,7 +18,7 @@ public sealed class MappingEngineTests
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         return new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(sync),
-            new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
+            new InflowTracker(10), new InMemoryRowJournal(), DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
     }
 
     [Fact]
@@ -66,23 +66,27 @@ public sealed class MappingEngineTests
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         var sync = new SyncOptions { ProbeInterval = TimeSpan.FromSeconds(15) };
         var engine = new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(sync),
-            new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
+            new InflowTracker(10), new InMemoryRowJournal(), DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
 
         await engine.StartAsync(CancellationToken.None);
         Assert.Contains("text/html", engine.NotReadyReason);
         var change = new InventoryEvent(EventKind.OwnerChanged, new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob" }, T0, null);
-        var (_, outcome) = Assert.Single(engine.Apply(change, default(ActivityContext)));
-        Assert.False(outcome.IsCompleted); // held, not taken against an empty schema
+        await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)); // this replica became the active one
+        var (_, deferred) = Assert.Single(engine.Apply(change, default(ActivityContext)));
+        Assert.Equal(OutcomeKind.Deferred, deferred.Result.Kind); // parked, not taken against an empty schema
+        Assert.Contains("text/html", deferred.Result.Reason);
 
         api.DownloadFailure = null;
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!outcome.IsCompleted && DateTime.UtcNow < deadline)
+        while (engine.NotReadyReason is not null && DateTime.UtcNow < deadline)
         {
             time.Advance(TimeSpan.FromSeconds(1));
-            await Task.WhenAny(outcome, Task.Delay(20));
+            await Task.Delay(20);
         }
 
-        Assert.Equal(OutcomeKind.Applied, (await outcome).Kind);
+        // Loaded into the term on its probe: the event, back from the wait queue, applies.
+        var (_, outcome) = Assert.Single(engine.Apply(change, default(ActivityContext)));
+        Assert.Equal(OutcomeKind.Applied, (await outcome.WaitAsync(TimeSpan.FromSeconds(5))).Kind);
         Assert.Equal("bob", api.Rows["a"]["owner"]);
         Assert.Null(engine.NotReadyReason);
         await engine.StopAsync(CancellationToken.None);

@@ -22,7 +22,7 @@ public sealed class SchemaSyncTests : IAsyncDisposable
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         _sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", ["host"], ["owner", "team"], RowCap: 5000),
-            _api, new SyncOptions(), new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters), NullLogger.Instance, _time);
+            _api, new SyncOptions(), new InflowTracker(10), DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger.Instance, _time);
     }
 
     private void StartWriter() => _writer = Task.Run(() => _sync.RunAsync(_stop.Token));
@@ -55,15 +55,21 @@ public sealed class SchemaSyncTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task LoadedStamps_KeepStaleEventsFromOverwriting_AndDeletedRowsDeleted_WhileNewerEventsApply()
+    public async Task JournaledTimes_KeepStaleEventsFromOverwriting_AndDeletedRowsDeleted_WhileNewerEventsApply()
     {
-        var stamps = new Dictionary<string, RowStamps>
+        JournalRow Journaled(DateTimeOffset? deleted, params (string Label, string? Value, DateTimeOffset At)[] labels)
         {
-            ["a"] = new(new Dictionary<string, DateTimeOffset> { ["host"] = T0, ["owner"] = T0.AddMinutes(10), ["team"] = T0 }, null),
-            ["gone"] = new(new Dictionary<string, DateTimeOffset> { ["host"] = T0.AddMinutes(10), ["owner"] = T0.AddMinutes(10), ["team"] = T0.AddMinutes(10) },
-                T0.AddMinutes(10)),
+            var row = new JournalRow { DeletedAt = deleted };
+            foreach (var (label, value, at) in labels) row.Labels[label] = (value, at);
+            return row;
+        }
+
+        var journal = new Dictionary<string, JournalRow>
+        {
+            ["a"] = Journaled(null, ("host", "a", T0), ("owner", "bob", T0.AddMinutes(10)), ("team", "sre", T0)),
+            ["gone"] = Journaled(T0.AddMinutes(10), ("host", null, T0.AddMinutes(10)), ("owner", null, T0.AddMinutes(10)), ("team", null, T0.AddMinutes(10))),
         };
-        _sync.Load([new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob", ["team"] = "sre" }], stamps);
+        _sync.Load([new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob", ["team"] = "sre" }], journal);
         StartWriter();
 
         var stale = await Apply(Owner("a", "stale", T0.AddMinutes(5))).WaitAsync(TimeSpan.FromSeconds(5));
@@ -114,21 +120,49 @@ public sealed class SchemaSyncTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task SupersededEvent_IsSettledBeforeItsRowIsWritten()
+    public async Task OlderEventOverwrittenByANewerOne_StaysWithTheRowUntilItIsWritten_AndIsSetAsideWithItWhenFlashdutyRefusesIt()
     {
-        var first = Apply(Owner("a", "alice", T0));
-        Assert.Equal(OutcomeKind.Incomplete, first.Result.Kind);
-        var provision = Apply(Provision("a", "alice", "sre", T0));
-        var owner1 = Apply(Owner("a", "bob", T0.AddSeconds(1)));
-        var owner2 = Apply(Owner("a", "carol", T0.AddSeconds(2)));
+        // #13 defect 3: bob's change was acknowledged as superseded by carol's; Flashduty refused carol's row; bob's value was lost.
+        var refused = new RecordingRefusals();
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", ["host"], ["owner", "team"], RowCap: 5000),
+            _api, new SyncOptions(), new InflowTracker(10), refused, new SyncMetrics(meters), NullLogger.Instance, _time);
+        sync.Load([new Dictionary<string, string> { ["host"] = "a", ["owner"] = "alice", ["team"] = "sre" }]);
+        _api.Refuses = d => d["owner"] == "carol";
+        var bob = sync.Apply(Owner("a", "bob", T0.AddSeconds(1)), default, Copy("bob"))!;
+        var carol = sync.Apply(Owner("a", "carol", T0.AddSeconds(2)), default, Copy("carol"))!;
+        Assert.False(bob.IsCompleted, "bob's change is not settled by carol's overwriting it");
 
-        Assert.True(owner1.IsCompletedSuccessfully, "bob's change is overwritten by carol's, which is held: it can be acknowledged");
-        Assert.False(owner2.IsCompleted);
-        Assert.False(provision.IsCompleted, "the provision still carries the team, which nothing overwrote");
-        Assert.Empty(_api.Upserts);
-        StartWriter();
-        await Task.WhenAll(owner2, provision).WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal("carol", _api.Rows["a"]["owner"]);
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(() => sync.RunAsync(stop.Token));
+        var outcomes = await Task.WhenAll(bob, carol).WaitAsync(TimeSpan.FromSeconds(5));
+        await stop.CancelAsync();
+        await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+
+        Assert.All(outcomes, o => Assert.Equal(OutcomeKind.Rejected, o.Kind));
+        Assert.Equal(["bob", "carol"], refused.Copies.Select(c => c.MessageId).Order());
+        Assert.All(refused.Outcomes, o => Assert.Contains("Flashduty refused row 'a'", o.Reason, StringComparison.Ordinal));
+        Assert.Equal("alice", _api.Rows.GetValueOrDefault("a")?["owner"] ?? "alice"); // what Flashduty held before both
+    }
+
+    private static EventCopy Copy(string id) =>
+        new("inventory.owner-changed", id, "application/json", System.Text.Encoding.UTF8.GetBytes(id), new Dictionary<string, string>(), null, T0, id);
+
+    private sealed class RecordingRefusals : IRefusedEvents
+    {
+        public List<EventCopy> Copies { get; } = [];
+        public List<KeyOutcome> Outcomes { get; } = [];
+
+        public Task SetAsideAsync(EventCopy copy, string schemaId, KeyOutcome outcome, CancellationToken ct)
+        {
+            lock (Copies)
+            {
+                Copies.Add(copy);
+                Outcomes.Add(outcome);
+            }
+
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]
@@ -185,7 +219,7 @@ public sealed class SchemaSyncTests : IAsyncDisposable
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         var small = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", ["host"], ["owner", "team"], RowCap: 2),
-            _api, new SyncOptions(), new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters), NullLogger.Instance, _time);
+            _api, new SyncOptions(), new InflowTracker(10), DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger.Instance, _time);
         _ = Task.Run(() => small.RunAsync(_stop.Token));
         await small.Apply(Provision("a", "x", "t", T0), default)!.WaitAsync(TimeSpan.FromSeconds(5));
         await small.Apply(Provision("b", "x", "t", T0), default)!.WaitAsync(TimeSpan.FromSeconds(5));

@@ -20,7 +20,7 @@ internal sealed class SchemaSyncUnderTest : IAsyncDisposable
         api.SourceLabels = sourceLabels;
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         Sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", sourceLabels, ["owner", "team"], RowCap: rowCap),
-            api, new SyncOptions { ProbeInterval = TimeSpan.FromMilliseconds(10) }, new InflowTracker(10), NoStampStore.Instance, new SyncMetrics(meters),
+            api, new SyncOptions { ProbeInterval = TimeSpan.FromMilliseconds(10) }, new InflowTracker(10), DiscardRefusedEvents.Instance, new SyncMetrics(meters),
             NullLogger.Instance, Time);
         if (rows is not null) Sync.Load(rows);
         _writer = Task.Run(() => Sync.RunAsync(_stop.Token));

@@ -1,0 +1,266 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FlashdutySync.Sync;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
+
+namespace FlashdutySync.Messaging;
+
+/// <summary>
+/// The row journal (<see cref="IRowJournal"/>) in RabbitMQ, the one store the service already depends on: a durable
+/// queue (<c>&lt;queue&gt;_journal</c>) of records, appended with publisher confirms, and an empty queue
+/// (<c>&lt;queue&gt;_lock</c>) whose exclusive consumer is the replica that holds the journal.
+/// </summary>
+/// <remarks>
+/// Compaction reads every record present (holding them unacknowledged for the moment it takes), publishes their merge
+/// as a few large records, and only then acknowledges (deletes) what it read: a crash in between leaves both copies,
+/// and merging is idempotent (newest label time wins, event copies by identity). It runs at each load and in the
+/// background once enough has been appended since. Records appended meanwhile are neither read nor deleted by it.
+/// </remarks>
+internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogger<RabbitMqRowJournal> logger) : IRowJournal, IAsyncDisposable
+{
+    private const int RowsPerRecord = 2000;
+    private const int CompactAfterAppends = 256;
+    private const long CompactAfterBytes = 16 << 20;
+    private static readonly TimeSpan LockRetry = TimeSpan.FromSeconds(1);
+    private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    private readonly SemaphoreSlim _compacting = new(1, 1);
+    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync journal", (channel, ct) =>
+        channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct));
+    private readonly string _replica = Environment.MachineName;
+    private IChannel? _lock;
+    private CancellationTokenSource? _lease;
+    private int _appends;
+    private long _bytes;
+    private long _term;
+
+    private string Queue => rabbit.Value.JournalQueue;
+
+    public async Task<CancellationToken> AcquireAsync(CancellationToken ct)
+    {
+        var waiting = false;
+        while (true)
+        {
+            var channel = await _broker.OpenExtraAsync(ct);
+            try
+            {
+                await channel.QueueDeclareAsync(rabbit.Value.LockQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+                var lease = new CancellationTokenSource();
+                channel.ChannelShutdownAsync += (_, _) =>
+                {
+                    lease.Cancel();
+                    return Task.CompletedTask;
+                };
+                await channel.BasicConsumeAsync(rabbit.Value.LockQueue, autoAck: false, consumerTag: "", noLocal: false, exclusive: true, arguments: null,
+                    consumer: new AsyncEventingBasicConsumer(channel), cancellationToken: ct);
+                (_lock, _lease) = (channel, lease);
+                Log.JournalAcquired(logger, Queue);
+                return lease.Token;
+            }
+            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 403)
+            {
+                // Another replica holds it (it is quiescing, or it lost the event queue and has not noticed yet).
+                await DisposeQuietlyAsync(channel);
+                if (!waiting) Log.JournalBusy(logger, rabbit.Value.LockQueue);
+                waiting = true;
+                await Task.Delay(LockRetry, ct);
+            }
+            catch
+            {
+                await DisposeQuietlyAsync(channel);
+                throw;
+            }
+        }
+    }
+
+    public async Task<JournalState> LoadAsync(CancellationToken ct)
+    {
+        var state = await CompactAsync(ct);
+        // A record of this term: until this replica releases cleanly, its successor waits out a write it may have in flight.
+        _term = state.Term + 1;
+        await PublishAsync(await _broker.GetAsync(ct), new Record { Kind = "acquired", Term = _term, By = _replica }, ct);
+        return state;
+    }
+
+    public async Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0) return;
+        var channel = await _broker.GetAsync(ct);
+        var size = await PublishAsync(channel, new Record { Kind = "rows", Rows = [.. entries.Select(RowDto.From)] }, ct);
+        if (Interlocked.Increment(ref _appends) % CompactAfterAppends == 0 || Interlocked.Add(ref _bytes, size) > CompactAfterBytes) CompactInBackground();
+    }
+
+    public async Task ReleaseAsync(bool clean, CancellationToken ct)
+    {
+        try
+        {
+            if (clean) await PublishAsync(await _broker.GetAsync(ct), new Record { Kind = "released", Term = _term, By = _replica }, ct);
+        }
+        finally
+        {
+            if (_lock is { } channel) await DisposeQuietlyAsync(channel);
+            _lock = null;
+        }
+    }
+
+    private void CompactInBackground() => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await CompactAsync(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.JournalNotCompacted(logger, Queue, ex.Message);
+        }
+    }, CancellationToken.None);
+
+    /// <summary>Reads and merges every record present, republishes the merge, then deletes what it read.</summary>
+    private async Task<JournalState> CompactAsync(CancellationToken ct)
+    {
+        await _compacting.WaitAsync(ct);
+        try
+        {
+            await using var channel = await _broker.OpenExtraAsync(ct); // the queue is declared by then
+            var present = (await channel.QueueDeclarePassiveAsync(Queue, ct)).MessageCount;
+            var state = new JournalState();
+            ulong lastTag = 0;
+            var read = 0;
+            var unreadable = 0;
+            for (var i = 0; i < present; i++)
+            {
+                if (await channel.BasicGetAsync(Queue, autoAck: false, ct) is not { } got) break;
+                lastTag = got.DeliveryTag;
+                read++;
+                if (Deserialize(got.Body.Span) is not { } record)
+                {
+                    unreadable++; // dropped by this compaction, and said so
+                    continue;
+                }
+
+                Fold(state, record);
+            }
+
+            state.Records = read;
+            var written = 0;
+            if (read > 1)
+            {
+                foreach (var chunk in state.Entries().Chunk(RowsPerRecord))
+                {
+                    await PublishAsync(channel, new Record { Kind = "rows", Rows = [.. chunk.Select(RowDto.From)] }, ct);
+                    written++;
+                }
+
+                // The last holder's term, and whether it let go cleanly, survive the compaction.
+                await PublishAsync(channel, new Record { Kind = state.CleanlyReleased ? "released" : "acquired", Term = state.Term, By = "compaction" }, ct);
+                await channel.BasicAckAsync(lastTag, multiple: true, ct);
+                Interlocked.Exchange(ref _bytes, 0);
+            }
+            else if (read == 1)
+            {
+                await channel.BasicNackAsync(lastTag, multiple: false, requeue: true, ct);
+                written = 1;
+            }
+
+            Log.JournalLoaded(logger, state.Schemas.Sum(s => s.Value.Count), read, Queue, written, unreadable);
+            return state;
+        }
+        finally
+        {
+            _compacting.Release();
+        }
+    }
+
+    private static void Fold(JournalState state, Record record)
+    {
+        switch (record.Kind)
+        {
+            case "rows":
+                foreach (var row in record.Rows ?? []) state.Merge(row.ToEntry());
+                break;
+            case "acquired":
+                state.Term = Math.Max(state.Term, record.Term);
+                state.CleanlyReleased = false;
+                break;
+            case "released":
+                state.Term = Math.Max(state.Term, record.Term);
+                state.CleanlyReleased = true;
+                break;
+        }
+    }
+
+    private static Record? Deserialize(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<Record>(body, Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<int> PublishAsync(IChannel channel, Record record, CancellationToken ct)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(record, Json);
+        await channel.BasicPublishAsync("", Queue, mandatory: false, new BasicProperties { ContentType = "application/json", Persistent = true }, body, ct);
+        return body.Length;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_lock is not null) await DisposeQuietlyAsync(_lock);
+        await _broker.DisposeAsync();
+    }
+
+    private static async Task DisposeQuietlyAsync(IChannel channel)
+    {
+        try
+        {
+            await channel.DisposeAsync();
+        }
+        catch (Exception ex) when (ex is AlreadyClosedException or IOException or ObjectDisposedException)
+        {
+            // Already gone with the broker.
+        }
+    }
+
+    private sealed class Record
+    {
+        [JsonPropertyName("t")] public string Kind { get; set; } = "rows";
+        [JsonPropertyName("term")] public long Term { get; set; }
+        [JsonPropertyName("by")] public string? By { get; set; }
+        [JsonPropertyName("rows")] public List<RowDto>? Rows { get; set; }
+    }
+
+    /// <summary>One row. Times are UTC ticks (exact: events compare to the tick).</summary>
+    private sealed class RowDto
+    {
+        [JsonPropertyName("s")] public string Schema { get; set; } = "";
+        [JsonPropertyName("k")] public string Key { get; set; } = "";
+        [JsonPropertyName("l")] public Dictionary<string, LabelDto> Labels { get; set; } = [];
+        [JsonPropertyName("d")] public long? Deleted { get; set; }
+        [JsonPropertyName("e")] public List<EventCopy>? Events { get; set; }
+        [JsonPropertyName("r")] public bool Replaces { get; set; }
+
+        public static RowDto From(JournalEntry e) => new()
+        {
+            Schema = e.SchemaId, Key = e.Key, Deleted = e.DeletedAt?.UtcTicks, Replaces = e.ReplacesEvents, Events = e.Events.Count == 0 ? null : [.. e.Events],
+            Labels = e.Labels.ToDictionary(l => l.Key, l => new LabelDto { Value = l.Value.Value, At = l.Value.At.UtcTicks }, StringComparer.Ordinal),
+        };
+
+        public JournalEntry ToEntry() => new(Schema, Key,
+            Labels.ToDictionary(l => l.Key, l => (l.Value.Value, new DateTimeOffset(l.Value.At, TimeSpan.Zero)), StringComparer.Ordinal),
+            Deleted is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null, Events ?? [], Replaces);
+    }
+
+    private sealed class LabelDto
+    {
+        [JsonPropertyName("v")] public string? Value { get; set; }
+        [JsonPropertyName("a")] public long At { get; set; }
+    }
+}

@@ -1,0 +1,107 @@
+using System.Threading.Channels;
+
+namespace FlashdutySync.Sync;
+
+/// <summary>
+/// Group commit of the row journal for one term: every batch that has applied its events asks for a commit and is
+/// answered once a record holding its rows is confirmed by the broker (then its events may be acknowledged).
+/// Batches that ask while a record is being appended share the next one: one publish per round, whatever the
+/// number of batches in hand. Rows changed by the writers (a write landed, a row refused) ride along.
+/// </summary>
+internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<SchemaSync>> schemas, ILogger logger, TimeProvider time, TimeSpan retry)
+{
+    // Longer than a large record takes; a publish whose confirm never comes (the broker restarted under it) is retried.
+    private static readonly TimeSpan AppendLimit = TimeSpan.FromSeconds(20);
+    private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly object _sync = new();
+    private TaskCompletionSource<bool> _next = NewGroup();
+    private bool _ended;
+
+    /// <summary>True once everything applied before the call is durable; false when the term ended first.</summary>
+    public Task<bool> CommitAsync(CancellationToken ct)
+    {
+        Task<bool> group;
+        lock (_sync)
+        {
+            if (_ended) return Task.FromResult(false);
+            group = _next.Task;
+        }
+
+        Ring();
+        return group.WaitAsync(ct);
+    }
+
+    public void Ring() => _doorbell.Writer.TryWrite(true);
+
+    /// <summary>Appends until the term ends (<paramref name="term"/>); a last round flushes what is left when it ends cleanly.</summary>
+    public async Task RunAsync(CancellationToken term)
+    {
+        try
+        {
+            while (await _doorbell.Reader.WaitToReadAsync(term).ConfigureAwait(false))
+            {
+                _doorbell.Reader.TryRead(out _);
+                await RoundAsync(term).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (term.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            End();
+        }
+    }
+
+    /// <summary>The term is ending cleanly: one last round for what batches have applied, then no more.</summary>
+    public async Task FlushAsync(CancellationToken ct)
+    {
+        await RoundAsync(ct).ConfigureAwait(false);
+        End();
+    }
+
+    private async Task RoundAsync(CancellationToken ct)
+    {
+        TaskCompletionSource<bool> group;
+        lock (_sync)
+        {
+            if (_ended) return;
+            (group, _next) = (_next, NewGroup());
+        }
+
+        while (true)
+        {
+            var taken = schemas().Select(s => (Schema: s, Entries: s.TakeJournalEntries())).Where(t => t.Entries.Count > 0).ToList();
+            try
+            {
+                using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                limit.CancelAfter(AppendLimit);
+                await journal.AppendAsync([.. taken.SelectMany(t => t.Entries)], limit.Token).ConfigureAwait(false);
+                group.TrySetResult(true);
+                return;
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                foreach (var (schema, entries) in taken) schema.ReturnJournalEntries(entries);
+                Log.JournalAppendFailed(logger, ex is OperationCanceledException ? $"no confirm within {AppendLimit.TotalSeconds:0} s" : ex.Message, retry);
+                await Task.Delay(retry, time, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                group.TrySetResult(false);
+                throw;
+            }
+        }
+    }
+
+    private void End()
+    {
+        lock (_sync)
+        {
+            _ended = true;
+            _next.TrySetResult(false);
+        }
+    }
+
+    private static TaskCompletionSource<bool> NewGroup() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,111 @@
+namespace FlashdutySync.Sync;
+
+/// <summary>
+/// What the row journal needs of a schema: the rows changed since they were last journaled (taken by the
+/// <see cref="JournalCommitter"/>, which acknowledges events only once the broker holds them), and the start of a
+/// term: the journal's desired rows over Flashduty's, with what differs queued for writing.
+/// </summary>
+internal sealed partial class SchemaSync
+{
+    private const string DeleteMark = "\u0000delete";
+    private readonly HashSet<KeyState> _unjournaled = [];
+
+    /// <summary>Called when rows are waiting to be journaled (the committer's doorbell).</summary>
+    public Action? JournalPending { get; set; }
+
+    /// <summary>Marks the row for the next journal record, with the event's copy. Under the lock.</summary>
+    private void Journaled(KeyState state, EventCopy? copy)
+    {
+        if (copy is not null) state.Unjournaled.Add(copy);
+        if (_unjournaled.Add(state) && _unjournaled.Count == 1) JournalPending?.Invoke();
+    }
+
+    /// <summary>After a write landed or was refused: the row's next record says which copies it still needs. Under the lock.</summary>
+    private void CopiesSettled(KeyState state)
+    {
+        state.CopiesSettled = true;
+        Journaled(state, null);
+    }
+
+    /// <summary>The rows changed since the last call, as journal entries, oldest first.</summary>
+    public List<JournalEntry> TakeJournalEntries()
+    {
+        lock (_sync)
+        {
+            var entries = new List<JournalEntry>(_unjournaled.Count);
+            foreach (var state in _unjournaled)
+            {
+                var labels = state.Labels.ToDictionary(l => l.Key, l => (l.Value.Value, l.Value.At), StringComparer.Ordinal);
+                // After a write, the copies of the events still unwritten are all the row needs; else what was added.
+                IReadOnlyList<EventCopy> copies = state.CopiesSettled ? StillNeeded(state) : [.. state.Unjournaled];
+                entries.Add(new JournalEntry(Schema.SchemaId, state.Key, labels, state.DeletedAt, copies, state.CopiesSettled));
+                state.Unjournaled.Clear();
+                state.CopiesSettled = false;
+            }
+
+            _unjournaled.Clear();
+            return entries;
+        }
+    }
+
+    /// <summary>Gives entries back whose append failed: merged with what changed since, they go in the next record.</summary>
+    public void ReturnJournalEntries(IEnumerable<JournalEntry> entries)
+    {
+        lock (_sync)
+        {
+            foreach (var entry in entries)
+            {
+                if (!_keys.TryGetValue(entry.Key, out var state)) continue;
+                if (entry.ReplacesEvents) state.CopiesSettled = true;
+                else state.Unjournaled.InsertRange(0, entry.Events);
+                _unjournaled.Add(state);
+            }
+        }
+    }
+
+    private static List<EventCopy> StillNeeded(KeyState state) =>
+        [.. (state.Pending?.Waiters ?? []).Concat(state.InFlight?.Waiters ?? []).Select(w => w.Copy).OfType<EventCopy>().DistinctBy(c => c.Identity)];
+
+    public int UnjournaledRows
+    {
+        get { lock (_sync) return _unjournaled.Count; }
+    }
+
+    /// <summary>
+    /// Starts the term: Flashduty's rows (from <c>data/download</c>) as what is confirmed, every label as old as can
+    /// be; over them the journal's desired rows (the previous holder's acknowledged events, written or not). Rows
+    /// where both differ are queued for writing, with the events that wait on them. A row whose source values hold
+    /// the key separator cannot be told from another row's: left alone.
+    /// </summary>
+    public void Load(IEnumerable<IReadOnlyDictionary<string, string>> rows, IReadOnlyDictionary<string, JournalRow>? journal = null)
+    {
+        lock (_sync)
+        {
+            foreach (var row in rows)
+            {
+                if (Schema.KeyOf(row) is not { } key || !Schema.AllLabels.All(row.ContainsKey) ||
+                    Schema.SourceLabels.Any(l => row[l].Contains(Separator, StringComparison.Ordinal))) continue;
+                var state = NewKey(key);
+                state.Confirmed = Schema.AllLabels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal);
+                foreach (var label in Schema.AllLabels) state.Labels[label] = new Stamped(row[label], DateTimeOffset.MinValue);
+            }
+
+            _projectedRows = _keys.Values.Count(k => k.Latest is not null);
+            foreach (var (key, saved) in journal ?? new Dictionary<string, JournalRow>())
+            {
+                if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
+                foreach (var (label, (value, at)) in saved.Labels)
+                {
+                    if (!state.Labels.TryGetValue(label, out var had) || at >= had.At) state.Labels[label] = new Stamped(value, at);
+                }
+
+                if (saved.DeletedAt is { } d && (state.DeletedAt is not { } was || d > was)) state.DeletedAt = d;
+                var target = TargetOf(state);
+                // Incomplete (its events wait in the wait queue), or already what Flashduty holds: nothing to write.
+                if (Rows.Same(target, state.Confirmed) || (target is null && state.Confirmed is null)) continue;
+                if (target is null && state.DeletedAt is null) continue;
+                Requeue(state, target, saved.Events.Select(c => new Waiter(default, c.OccurredAt, c)));
+            }
+        }
+    }
+}
