@@ -54,6 +54,7 @@ public static class MessagingExtensions
                 });
             });
         });
+        builder.Services.AddHostedService<StartWithoutEvents>();
         // Registered after the bus, so it stops before it: see ShutdownCoordinator.
         builder.Services.AddHostedService<ShutdownCoordinator>();
         return builder;
@@ -84,6 +85,18 @@ internal sealed class ShutdownCoordinator(MappingEngine engine) : IHostedService
 internal sealed class QueueTopology(MessageRerouter rerouter) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken) => rerouter.EnsureQueuesAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Once the bus runs: this replica takes the row journal without waiting for an event (see <see cref="MappingEngine.ActivateWithoutEvents"/>).</summary>
+internal sealed class StartWithoutEvents(MappingEngine engine) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        engine.ActivateWithoutEvents();
+        return Task.CompletedTask;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

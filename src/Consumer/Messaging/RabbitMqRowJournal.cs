@@ -36,7 +36,15 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
     private long _bytes;
     private long _term;
 
+    private static readonly TimeSpan HandoverRequestEvery = TimeSpan.FromSeconds(5);
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+    private DateTimeOffset _lastRequest;
+
     private string Queue => rabbit.Value.JournalQueue;
+
+    public bool HandoverWanted { get; set; }
+
+    public Action? HandoverRequested { get; set; }
 
     public async Task<CancellationToken> AcquireAsync(CancellationToken ct)
     {
@@ -53,8 +61,17 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
                     lease.Cancel();
                     return Task.CompletedTask;
                 };
-                await channel.BasicConsumeAsync(rabbit.Value.LockQueue, autoAck: false, consumerTag: "", noLocal: false, exclusive: true, arguments: null,
-                    consumer: new AsyncEventingBasicConsumer(channel), cancellationToken: ct);
+                // Requests for the journal arrive on the lock queue, to its holder alone.
+                var consumer = new AsyncEventingBasicConsumer(channel);
+                consumer.ReceivedAsync += (_, request) =>
+                {
+                    var from = request.BasicProperties.AppId;
+                    var fresh = request.BasicProperties.Timestamp.UnixTime > DateTimeOffset.UtcNow.AddSeconds(-10).ToUnixTimeSeconds();
+                    if (from != _instance && fresh) HandoverRequested?.Invoke();
+                    return Task.CompletedTask;
+                };
+                await channel.BasicConsumeAsync(rabbit.Value.LockQueue, autoAck: true, consumerTag: "", noLocal: false, exclusive: true, arguments: null,
+                    consumer: consumer, cancellationToken: ct);
                 (_lock, _lease) = (channel, lease);
                 Log.JournalAcquired(logger, Queue);
                 return lease.Token;
@@ -65,6 +82,7 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
                 await DisposeQuietlyAsync(channel);
                 if (!waiting) Log.JournalBusy(logger, rabbit.Value.LockQueue);
                 waiting = true;
+                if (HandoverWanted && DateTimeOffset.UtcNow - _lastRequest >= HandoverRequestEvery) await RequestHandoverAsync(ct);
                 await Task.Delay(LockRetry, ct);
             }
             catch
@@ -73,6 +91,17 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
                 throw;
             }
         }
+    }
+
+    /// <summary>Asks whoever holds the journal to let go: a message on the lock queue, which only the holder consumes.</summary>
+    private async Task RequestHandoverAsync(CancellationToken ct)
+    {
+        _lastRequest = DateTimeOffset.UtcNow;
+        var properties = new BasicProperties
+        {
+            AppId = _instance, Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()), Expiration = "10000",
+        };
+        await (await _broker.GetAsync(ct)).BasicPublishAsync("", rabbit.Value.LockQueue, mandatory: false, properties, "handover"u8.ToArray(), ct);
     }
 
     public async Task<JournalState> LoadAsync(CancellationToken ct)

@@ -57,6 +57,9 @@ public static partial class Log
     [LoggerMessage(EventId = 119, Level = LogLevel.Warning, Message = "The row journal could not be appended to ({Problem}); the batch's events stay unacknowledged and it is tried again in {Delay}")]
     public static partial void JournalAppendFailed(ILogger logger, string problem, TimeSpan delay);
 
+    [LoggerMessage(EventId = 121, Level = LogLevel.Information, Message = "Another replica with events in hand asks for the row journal; this one consumes nothing and hands it over cleanly")]
+    public static partial void HandingOver(ILogger logger);
+
     [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Activated (term {Term}): {Rows} journaled rows over {Schemas} schemas; the previous holder {How}; first write not before {NotBefore:O}")]
     public static partial void Activated(ILogger logger, long term, int rows, int schemas, string how, DateTimeOffset notBefore);
 

@@ -58,17 +58,41 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
     /// no event is applied against a stale picture (#13 defect 1: a replica that guessed "standby" from the time
     /// since its start corrupted rows on a rolling deploy).
     /// </summary>
-    public Task EnsureCurrentAsync(CancellationToken ct)
+    public async Task EnsureCurrentAsync(CancellationToken ct)
     {
+        Task activating;
         lock (_termLock)
         {
-            if (_term is { Ended.IsCancellationRequested: false }) return Task.CompletedTask;
-            // A start cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
-            if (_activating is { IsCompleted: true }) _activating = null;
-            // Shared by every batch, so not bound to the first batch's token (a broker blip cancels that one).
-            _activating ??= ActivateAsync(_stopping.Token);
-            return _activating.WaitAsync(ct);
+            if (_term is { Ended.IsCancellationRequested: false, Closing: false }) return;
+            // This replica has events in hand: a holder that does not (it took the journal without consuming) is asked to let go.
+            journal.HandoverWanted = true;
+            activating = Activating();
         }
+
+        await activating.WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Set by the host: the replica takes the journal at start and after losing it, without waiting for an event, so
+    /// that rows journaled by a replica that died are written even when no event follows. A replica that took it
+    /// without consuming hands it over when the consuming one asks (see <see cref="IRowJournal.HandoverRequested"/>).
+    /// </summary>
+    public void ActivateWithoutEvents()
+    {
+        _activateWithoutEvents = true;
+        journal.HandoverRequested = () => _ = YieldAsync();
+        lock (_termLock) _ = Activating().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+    }
+
+    private bool _activateWithoutEvents;
+
+    /// <summary>The activation under way, or a new one. Under the term lock.</summary>
+    private Task Activating()
+    {
+        // A start cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
+        if (_activating is { IsCompleted: true }) _activating = null;
+        // Shared by every batch, so not bound to the first batch's token (a broker blip cancels that one).
+        return _activating ??= ActivateAsync(_stopping.Token);
     }
 
     private async Task<ReplicaTerm> ActivateAsync(CancellationToken ct)
@@ -89,7 +113,12 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         }
 
 
-        lock (_termLock) _term = term;
+        lock (_termLock)
+        {
+            _term = term;
+            journal.HandoverWanted = false;
+        }
+
         // Lost lock: demoted at once, whatever is in hand.
         lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
         Log.Activated(logger, term.Number, state.Schemas.Sum(s => s.Value.Count), state.Schemas.Count,
@@ -172,6 +201,7 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
                 slot.Definition = schema;
                 slot.Sync = state;
                 slot.LoadProblem = null;
+                term.Schemas.Add(state);
             }
 
             term.Track(RunWriterAsync(state, term.Ended));
@@ -271,7 +301,13 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
         await _stopping.CancelAsync();
         ReplicaTerm? term;
         lock (_termLock) term = _term;
-        if (term is null || term.Lease.IsCancellationRequested) return;
+        if (term is not null) await EndTermAsync(term, cancellationToken);
+    }
+
+    /// <summary>Ends the term cleanly: see <see cref="QuiesceAsync"/>.</summary>
+    private async Task EndTermAsync(ReplicaTerm term, CancellationToken cancellationToken)
+    {
+        if (term.Lease.IsCancellationRequested) return;
         term.Closing = true;
         try
         {
@@ -282,12 +318,28 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
             Log.JournalAppendFailed(logger, ex.Message, TimeSpan.Zero);
         }
 
-        var schemas = Schemas;
+        List<SchemaSync> schemas;
+        lock (_termLock) schemas = [.. term.Schemas];
         await Task.WhenAll(schemas.Select(s => s.QuiesceAsync(cancellationToken)));
         var clean = schemas.All(s => s.Idle);
+        Drop(term);
         await term.EndAsync();
         using var release = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         await journal.ReleaseAsync(clean, release.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>
+    /// Another replica, with events in hand, asks for the journal: this one, consuming nothing, lets go cleanly (its
+    /// writes finish, what it applied is journaled), and does not take it again unless it gets events itself.
+    /// </summary>
+    private async Task YieldAsync()
+    {
+        ReplicaTerm? term;
+        lock (_termLock) term = _term;
+        if (term is null || term.Closing || inflow.ActiveBatches > 0 || _stopping.IsCancellationRequested) return;
+        Log.HandingOver(logger);
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await EndTermAsync(term, limit.Token).ConfigureAwait(false);
     }
 
     /// <summary>The journal's lock is lost: stop writing at once, drop the term; the next batch starts another.</summary>
@@ -295,16 +347,32 @@ public sealed class MappingEngine(IMappingApi api, IOptions<FlashdutyOptions> fl
     {
         if (_stopping.IsCancellationRequested) return;
         Log.Demoted(logger, why);
+        List<SchemaSync> schemas;
         lock (_termLock)
         {
             if (_term != term) return;
-            _term = null;
+            schemas = [.. term.Schemas];
         }
 
+        Drop(term);
+        await Task.WhenAll(schemas.Select(s => s.AbortAsync()));
         await term.EndAsync();
-        foreach (var slot in _slots) slot.Sync?.AbortAsync();
-        foreach (var slot in _slots) slot.Sync = null;
         await journal.ReleaseAsync(clean: false, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Rows it journaled are written by whoever holds the journal next: this replica, unless a consuming one asks for it.
+        if (_activateWithoutEvents) lock (_termLock) _ = Activating().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+    }
+
+    /// <summary>Nothing of the term is reachable any more: not its schemas, not the term. Leaves a newer term alone.</summary>
+    private void Drop(ReplicaTerm term)
+    {
+        lock (_termLock)
+        {
+            if (_term == term) _term = null;
+            foreach (var slot in _slots)
+            {
+                if (slot.Sync is { } sync && term.Schemas.Contains(sync)) slot.Sync = null;
+            }
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -28,6 +28,9 @@ internal sealed class ReplicaTerm(long number, JournalState journal, Cancellatio
     /// <summary>Before this, no write: the previous holder may still have one in flight.</summary>
     public DateTimeOffset NotBefore { get; set; }
 
+    /// <summary>The schemas started in this term.</summary>
+    public List<SchemaSync> Schemas { get; } = [];
+
     public void Track(Task task)
     {
         lock (_tasks) _tasks.Add(task);

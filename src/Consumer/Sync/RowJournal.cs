@@ -23,6 +23,15 @@ public interface IRowJournal
 
     /// <summary>Lets go of the journal; <paramref name="clean"/>: no write of this replica is in flight any more.</summary>
     Task ReleaseAsync(bool clean, CancellationToken ct);
+
+    /// <summary>
+    /// Set while this replica has events in hand and waits for the journal: <see cref="AcquireAsync"/> then asks the
+    /// holder to hand it over (a replica holding it without consuming: it took it after a broker restart, say).
+    /// </summary>
+    bool HandoverWanted { get; set; }
+
+    /// <summary>Called on the holder when another replica, with events in hand, asks for the journal.</summary>
+    Action? HandoverRequested { get; set; }
 }
 
 /// <summary>
@@ -89,6 +98,10 @@ public sealed class InMemoryRowJournal : IRowJournal
     private long _term;
 
     public int Appends { get; private set; }
+
+    public bool HandoverWanted { get; set; }
+
+    public Action? HandoverRequested { get; set; }
 
     public Task<CancellationToken> AcquireAsync(CancellationToken ct)
     {

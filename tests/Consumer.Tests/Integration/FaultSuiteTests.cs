@@ -38,7 +38,7 @@ public sealed class FaultSuiteTests(RabbitMqFixture broker, ITestOutputHelper ou
             if (i % 500 == 0) await h.PublishRawAsync(InventoryExchanges.HostProvisioned, new { owner = "x", occurredAt = T0, eventId = $"bad-{i}" });
         }
 
-        ServiceProcess.Verbose = false;
+        ServiceProcess.Verbose = Environment.GetEnvironmentVariable("FAULT_SUITE_VERBOSE") == "1";
         var dll = Path.Combine(AppContext.BaseDirectory, "Consumer.dll");
         var environment = h.ProcessEnvironment();
         var kills = 0;

@@ -21,25 +21,47 @@ public sealed class MappingEngineTests
             new InflowTracker(10), new InMemoryRowJournal(), DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
     }
 
-    [Fact]
-    public async Task TakeoverReload_WhenFlashdutyFailsAndTheFirstBatchGivesUp_IsTriedAgain_AndTheNextBatchGetsTheReloadedRows()
+    /// <summary>A journal whose reads fail while <see cref="Failing"/> is set (the broker away).</summary>
+    private sealed class FlakyJournal : IRowJournal
     {
+        private readonly InMemoryRowJournal _inner = new();
+        public bool Failing { get; set; } = true;
+        public int Loads { get; private set; }
+        public bool HandoverWanted { get; set; }
+        public Action? HandoverRequested { get; set; }
+        public Task<CancellationToken> AcquireAsync(CancellationToken ct) => _inner.AcquireAsync(ct);
+        public Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct) => _inner.AppendAsync(entries, ct);
+        public Task ReleaseAsync(bool clean, CancellationToken ct) => _inner.ReleaseAsync(clean, ct);
+
+        public Task<JournalState> LoadAsync(CancellationToken ct)
+        {
+            Loads++;
+            return Failing ? throw new IOException("broker unreachable") : _inner.LoadAsync(ct);
+        }
+    }
+
+    [Fact]
+    public async Task Activation_WhenTheJournalCannotBeReadAndTheFirstBatchGivesUp_IsTriedAgain_AndTheNextBatchGetsTheRowsReadThen()
+    {
+        // #13 defect 2: a takeover reload that was cancelled stayed cached, and every later batch faulted.
         var api = new FakeMappingApi();
         var time = new FakeTimeProvider(T0);
-        var engine = Engine(api, time, new SyncOptions { ProbeInterval = TimeSpan.FromSeconds(15) });
+        var journal = new FlakyJournal();
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var engine = new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }),
+            Options.Create(new SyncOptions { ProbeInterval = TimeSpan.FromSeconds(15) }), new InflowTracker(10), journal, DiscardRefusedEvents.Instance,
+            new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
         await engine.StartAsync(CancellationToken.None);
         api.Rows["a"] = new Dictionary<string, string> { ["host"] = "a", ["owner"] = "written-by-the-active-one", ["team"] = "sre" };
 
-        // Flashduty fails the reload, and the first batch stops waiting (its bus is stopping, say).
-        api.DownloadFailure = new FlashdutyApiException("data/download", 503, "ServiceUnavailable", "down", "req-503");
         using var gaveUp = new CancellationTokenSource();
         var first = engine.EnsureCurrentAsync(gaveUp.Token);
-        await Support.Eventually.UntilAsync(() => api.DownloadCalls >= 2, TimeSpan.FromSeconds(5), "the reload to be tried");
+        await Support.Eventually.UntilAsync(() => journal.Loads >= 1, TimeSpan.FromSeconds(5), "the journal to be read");
         await gaveUp.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
 
-        // The shared reload was not cut short with it: once Flashduty is back, the next batch gets the reloaded rows.
-        api.DownloadFailure = null;
+        // The shared activation was not cut short with it: once the journal answers, the next batch gets the rows read then.
+        journal.Failing = false;
         var second = engine.EnsureCurrentAsync(CancellationToken.None);
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (!second.IsCompleted && DateTime.UtcNow < deadline)
@@ -49,9 +71,17 @@ public sealed class MappingEngineTests
         }
 
         await second.WaitAsync(TimeSpan.FromSeconds(1));
-        // Only the reloaded row completes a partial change: without the reload it would be incomplete.
+        // Only the row read at activation completes a partial change: without it the change would be incomplete.
         var partial = new InventoryEvent(EventKind.OwnerChanged, new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob" }, T0, null);
         var (_, outcome) = Assert.Single(engine.Apply(partial, default(ActivityContext)));
+        Assert.True(await engine.CommitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)));
+        // The first holder of this journal waits out a write in flight it cannot know of: the clock moves on.
+        while (!outcome.IsCompleted && DateTime.UtcNow < deadline.AddSeconds(10))
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(outcome, Task.Delay(20));
+        }
+
         Assert.Equal(OutcomeKind.Applied, (await outcome.WaitAsync(TimeSpan.FromSeconds(5))).Kind);
         Assert.Equal(new Dictionary<string, string> { ["host"] = "a", ["owner"] = "bob", ["team"] = "sre" }, api.Rows["a"]);
         await engine.StopAsync(CancellationToken.None);
