@@ -3,7 +3,7 @@ using Inventory.Contracts;
 using InventoryPublisher;
 using MassTransit;
 
-var broker = new Option<Uri>("--broker") { Description = "RabbitMQ address", DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("RabbitMq__Uri") ?? "amqp://guest:guest@localhost:5672/") };
+var broker = new Option<Uri>("--broker") { Description = "RabbitMQ address", CustomParser = ParseUri, DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("RabbitMq__Uri") ?? "amqp://guest:guest@localhost:5672/") };
 var raw = new Option<bool>("--raw") { Description = "Publish plain JSON, as a non-.NET publisher would (default: MassTransit with the contract types)" };
 var host = new Option<string>("--host") { Description = "Host name", Required = true };
 var owner = new Option<string?>("--owner") { Description = "Owner" };
@@ -100,7 +100,7 @@ move.SetAction(async (p, ct) =>
 });
 root.Subcommands.Add(move);
 
-var baseUrl = new Option<Uri>("--base-url") { Description = "Flashduty API (default: Flashduty__BaseUrl, else the local simulator)", DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("Flashduty__BaseUrl") ?? "http://127.0.0.1:5080") };
+var baseUrl = new Option<Uri>("--base-url") { Description = "Flashduty API (default: Flashduty__BaseUrl, else the local simulator)", CustomParser = ParseUri, DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("Flashduty__BaseUrl") ?? "http://127.0.0.1:5080") };
 var appKey = new Option<string>("--app-key") { Description = "App key (default: Flashduty__AppKey)", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("Flashduty__AppKey") ?? "local-dev-key" };
 var schema = new Option<string>("--schema") { Description = "Schema id", Required = true };
 var rows = new Command("rows", "Print a schema's mapping rows, read back with data/download");
@@ -146,4 +146,13 @@ async Task<int> PublishAsync<T>(ParseResult p, string exchange, T message, Cance
 
     Console.WriteLine($"published {typeof(T).Name} to {exchange}{(p.GetValue(raw) ? " as plain JSON" : "")}");
     return 0;
+}
+
+// System.CommandLine has no parser for Uri: without this, --broker and --base-url refused every value.
+static Uri? ParseUri(System.CommandLine.Parsing.ArgumentResult result)
+{
+    var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+    if (Uri.TryCreate(text, UriKind.Absolute, out var uri)) return uri;
+    result.AddError($"'{text}' is not an absolute address (say amqp://user:pass@host:5672/vhost or https://api.flashcat.cloud)");
+    return null;
 }

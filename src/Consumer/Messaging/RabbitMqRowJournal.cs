@@ -174,6 +174,8 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
             }
 
             state.Records = read;
+            // An empty journal: nobody held it before, so no write of a previous holder can be in flight.
+            if (read == 0) state.CleanlyReleased = true;
             var written = 0;
             if (read > 1)
             {
