@@ -25,12 +25,14 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
     private const int CompactAfterAppends = 256;
     private const long CompactAfterBytes = 16 << 20;
     private static readonly TimeSpan LockRetry = TimeSpan.FromSeconds(1);
+    // A holder cut off from the broker loses the lock (and stops writing) within about two of these.
+    private static readonly TimeSpan LockHeartbeat = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
     private readonly SemaphoreSlim _compacting = new(1, 1);
     private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync journal", (channel, ct) =>
         channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct));
     private readonly string _replica = Environment.MachineName;
-    private IChannel? _lock;
+    private IConnection? _lock;
     private CancellationTokenSource? _lease;
     private int _appends;
     private long _bytes;
@@ -51,11 +53,23 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
         var waiting = false;
         while (true)
         {
-            var channel = await _broker.OpenExtraAsync(ct);
+            // A connection of its own, never recovered by the client: after a broker restart a recovered channel would
+            // hold the lock again unseen (its consumer re-registered), while this replica already counts it lost.
+            var connection = await new ConnectionFactory
+            {
+                Uri = rabbit.Value.Uri, ClientProvidedName = "flashduty-mapping-sync journal lock", AutomaticRecoveryEnabled = false,
+                TopologyRecoveryEnabled = false, RequestedHeartbeat = LockHeartbeat,
+            }.CreateConnectionAsync(ct);
             try
             {
+                var channel = await connection.CreateChannelAsync(cancellationToken: ct);
                 await channel.QueueDeclareAsync(rabbit.Value.LockQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
                 var lease = new CancellationTokenSource();
+                connection.ConnectionShutdownAsync += (_, _) =>
+                {
+                    lease.Cancel();
+                    return Task.CompletedTask;
+                };
                 channel.ChannelShutdownAsync += (_, _) =>
                 {
                     lease.Cancel();
@@ -72,14 +86,14 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
                 };
                 await channel.BasicConsumeAsync(rabbit.Value.LockQueue, autoAck: true, consumerTag: "", noLocal: false, exclusive: true, arguments: null,
                     consumer: consumer, cancellationToken: ct);
-                (_lock, _lease) = (channel, lease);
+                (_lock, _lease) = (connection, lease);
                 Log.JournalAcquired(logger, Queue);
                 return lease.Token;
             }
             catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 403)
             {
                 // Another replica holds it (it is quiescing, or it lost the event queue and has not noticed yet).
-                await DisposeQuietlyAsync(channel);
+                await CloseQuietlyAsync(connection);
                 if (!waiting) Log.JournalBusy(logger, rabbit.Value.LockQueue);
                 waiting = true;
                 if (HandoverWanted && DateTimeOffset.UtcNow - _lastRequest >= HandoverRequestEvery) await RequestHandoverAsync(ct);
@@ -87,7 +101,7 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
             }
             catch
             {
-                await DisposeQuietlyAsync(channel);
+                await CloseQuietlyAsync(connection);
                 throw;
             }
         }
@@ -130,7 +144,7 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
         }
         finally
         {
-            if (_lock is { } channel) await DisposeQuietlyAsync(channel);
+            if (_lock is { } connection) await CloseQuietlyAsync(connection);
             _lock = null;
         }
     }
@@ -244,17 +258,20 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
 
     public async ValueTask DisposeAsync()
     {
-        if (_lock is not null) await DisposeQuietlyAsync(_lock);
+        if (_lock is not null) await CloseQuietlyAsync(_lock);
         await _broker.DisposeAsync();
     }
 
-    private static async Task DisposeQuietlyAsync(IChannel channel)
+    /// <summary>Closes the connection (and with it the lock) within a few seconds, or aborts it: never hangs on a broker that is gone.</summary>
+    private static async Task CloseQuietlyAsync(IConnection connection)
     {
         try
         {
-            await channel.DisposeAsync();
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            await connection.CloseAsync(Constants.ReplySuccess, "released", TimeSpan.FromSeconds(2), abort: true, limit.Token);
+            await connection.DisposeAsync();
         }
-        catch (Exception ex) when (ex is AlreadyClosedException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is AlreadyClosedException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             // Already gone with the broker.
         }
