@@ -3,8 +3,6 @@ using System.Text.Json.Serialization;
 using FlashdutySync.Sync;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
-using RabbitMQ.Client.Events;
-using RabbitMQ.Client.Exceptions;
 
 namespace FlashdutySync.Messaging;
 
@@ -19,7 +17,7 @@ namespace FlashdutySync.Messaging;
 /// and merging is idempotent (newest label time wins, event copies by identity). It runs at each load and in the
 /// background once enough has been appended since. Records appended meanwhile are neither read nor deleted by it.
 /// </remarks>
-internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogger<RabbitMqRowJournal> logger) : IRowJournal, IAsyncDisposable
+internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogger<RabbitMqRowJournal> logger) : IRowJournal, IAsyncDisposable
 {
     private const int RowsPerRecord = 2000;
     private const int CompactAfterAppends = 256;
@@ -48,76 +46,6 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
 
     public Action? HandoverRequested { get; set; }
 
-    public async Task<CancellationToken> AcquireAsync(CancellationToken ct)
-    {
-        var waiting = false;
-        while (true)
-        {
-            // A connection of its own, never recovered by the client: after a broker restart a recovered channel would
-            // hold the lock again unseen (its consumer re-registered), while this replica already counts it lost.
-            var connection = await new ConnectionFactory
-            {
-                Uri = rabbit.Value.Uri, ClientProvidedName = "flashduty-mapping-sync journal lock", AutomaticRecoveryEnabled = false,
-                TopologyRecoveryEnabled = false, RequestedHeartbeat = LockHeartbeat,
-            }.CreateConnectionAsync(ct);
-            try
-            {
-                var channel = await connection.CreateChannelAsync(cancellationToken: ct);
-                await channel.QueueDeclareAsync(rabbit.Value.LockQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
-                var lease = new CancellationTokenSource();
-                connection.ConnectionShutdownAsync += (_, _) =>
-                {
-                    lease.Cancel();
-                    return Task.CompletedTask;
-                };
-                channel.ChannelShutdownAsync += (_, _) =>
-                {
-                    lease.Cancel();
-                    return Task.CompletedTask;
-                };
-                // Requests for the journal arrive on the lock queue, to its holder alone.
-                var consumer = new AsyncEventingBasicConsumer(channel);
-                consumer.ReceivedAsync += (_, request) =>
-                {
-                    var from = request.BasicProperties.AppId;
-                    var fresh = request.BasicProperties.Timestamp.UnixTime > DateTimeOffset.UtcNow.AddSeconds(-10).ToUnixTimeSeconds();
-                    if (from != _instance && fresh) HandoverRequested?.Invoke();
-                    return Task.CompletedTask;
-                };
-                await channel.BasicConsumeAsync(rabbit.Value.LockQueue, autoAck: true, consumerTag: "", noLocal: false, exclusive: true, arguments: null,
-                    consumer: consumer, cancellationToken: ct);
-                (_lock, _lease) = (connection, lease);
-                Log.JournalAcquired(logger, Queue);
-                return lease.Token;
-            }
-            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 403)
-            {
-                // Another replica holds it (it is quiescing, or it lost the event queue and has not noticed yet).
-                await CloseQuietlyAsync(connection);
-                if (!waiting) Log.JournalBusy(logger, rabbit.Value.LockQueue);
-                waiting = true;
-                if (HandoverWanted && DateTimeOffset.UtcNow - _lastRequest >= HandoverRequestEvery) await RequestHandoverAsync(ct);
-                await Task.Delay(LockRetry, ct);
-            }
-            catch
-            {
-                await CloseQuietlyAsync(connection);
-                throw;
-            }
-        }
-    }
-
-    /// <summary>Asks whoever holds the journal to let go: a message on the lock queue, which only the holder consumes.</summary>
-    private async Task RequestHandoverAsync(CancellationToken ct)
-    {
-        _lastRequest = DateTimeOffset.UtcNow;
-        var properties = new BasicProperties
-        {
-            AppId = _instance, Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()), Expiration = "10000",
-        };
-        await (await _broker.GetAsync(ct)).BasicPublishAsync("", rabbit.Value.LockQueue, mandatory: false, properties, "handover"u8.ToArray(), ct);
-    }
-
     public async Task<JournalState> LoadAsync(CancellationToken ct)
     {
         var state = await CompactAsync(ct);
@@ -134,19 +62,6 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
         var channel = await _broker.GetAsync(ct);
         var size = await PublishAsync(channel, new Record { Kind = "rows", Rows = [.. entries.Select(RowDto.From)] }, ct);
         if (Interlocked.Increment(ref _appends) % CompactAfterAppends == 0 || Interlocked.Add(ref _bytes, size) > CompactAfterBytes) CompactInBackground();
-    }
-
-    public async Task ReleaseAsync(bool clean, CancellationToken ct)
-    {
-        try
-        {
-            if (clean) await PublishAsync(await _broker.GetAsync(ct), new Record { Kind = "released", Term = _term, By = _replica }, ct);
-        }
-        finally
-        {
-            if (_lock is { } connection) await CloseQuietlyAsync(connection);
-            _lock = null;
-        }
     }
 
     private void CompactInBackground() => _ = Task.Run(async () =>
@@ -260,21 +175,6 @@ internal sealed class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogg
     {
         if (_lock is not null) await CloseQuietlyAsync(_lock);
         await _broker.DisposeAsync();
-    }
-
-    /// <summary>Closes the connection (and with it the lock) within a few seconds, or aborts it: never hangs on a broker that is gone.</summary>
-    private static async Task CloseQuietlyAsync(IConnection connection)
-    {
-        try
-        {
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-            await connection.CloseAsync(Constants.ReplySuccess, "released", TimeSpan.FromSeconds(2), abort: true, limit.Token);
-            await connection.DisposeAsync();
-        }
-        catch (Exception ex) when (ex is AlreadyClosedException or IOException or ObjectDisposedException or OperationCanceledException)
-        {
-            // Already gone with the broker.
-        }
     }
 
     private sealed class Record

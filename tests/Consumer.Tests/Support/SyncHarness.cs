@@ -152,7 +152,8 @@ public sealed class SyncHarness : IAsyncDisposable
         }
     }, TimeSpan.FromSeconds(60), "a channel to RabbitMQ after its restart");
 
-    private async Task<uint> SafeCountAsync(string queue)
+    /// <summary>The queue's message count, 0 while it does not exist (the channel the failed check closed is opened again).</summary>
+    public async Task<uint> SafeCountAsync(string queue)
     {
         try
         {

@@ -1,0 +1,111 @@
+using FlashdutySync.Sync;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
+
+namespace FlashdutySync.Messaging;
+
+/// <summary>
+/// The journal's holder: the one exclusive consumer of <c>&lt;queue&gt;_lock</c>, on a connection of its own. The lock
+/// queue also carries requests for the journal from a replica with events in hand to the holder.
+/// </summary>
+internal sealed partial class RabbitMqRowJournal
+{
+    public async Task<CancellationToken> AcquireAsync(CancellationToken ct)
+    {
+        var waiting = false;
+        while (true)
+        {
+            // A connection of its own, never recovered by the client: after a broker restart a recovered channel would
+            // hold the lock again unseen (its consumer re-registered), while this replica already counts it lost.
+            var connection = await new ConnectionFactory
+            {
+                Uri = rabbit.Value.Uri, ClientProvidedName = "flashduty-mapping-sync journal lock", AutomaticRecoveryEnabled = false,
+                TopologyRecoveryEnabled = false, RequestedHeartbeat = LockHeartbeat,
+            }.CreateConnectionAsync(ct);
+            try
+            {
+                var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+                await channel.QueueDeclareAsync(rabbit.Value.LockQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+                var lease = new CancellationTokenSource();
+                connection.ConnectionShutdownAsync += (_, _) =>
+                {
+                    lease.Cancel();
+                    return Task.CompletedTask;
+                };
+                channel.ChannelShutdownAsync += (_, _) =>
+                {
+                    lease.Cancel();
+                    return Task.CompletedTask;
+                };
+                // Requests for the journal arrive on the lock queue, to its holder alone.
+                var consumer = new AsyncEventingBasicConsumer(channel);
+                consumer.ReceivedAsync += (_, request) =>
+                {
+                    var from = request.BasicProperties.AppId;
+                    var fresh = request.BasicProperties.Timestamp.UnixTime > DateTimeOffset.UtcNow.AddSeconds(-10).ToUnixTimeSeconds();
+                    if (from != _instance && fresh) HandoverRequested?.Invoke();
+                    return Task.CompletedTask;
+                };
+                await channel.BasicConsumeAsync(rabbit.Value.LockQueue, autoAck: true, consumerTag: "", noLocal: false, exclusive: true, arguments: null,
+                    consumer: consumer, cancellationToken: ct);
+                (_lock, _lease) = (connection, lease);
+                Log.JournalAcquired(logger, Queue);
+                return lease.Token;
+            }
+            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 403)
+            {
+                // Another replica holds it (it is quiescing, or it lost the event queue and has not noticed yet).
+                await CloseQuietlyAsync(connection);
+                if (!waiting) Log.JournalBusy(logger, rabbit.Value.LockQueue);
+                waiting = true;
+                if (HandoverWanted && DateTimeOffset.UtcNow - _lastRequest >= HandoverRequestEvery) await RequestHandoverAsync(ct);
+                await Task.Delay(LockRetry, ct);
+            }
+            catch
+            {
+                await CloseQuietlyAsync(connection);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Asks whoever holds the journal to let go: a message on the lock queue, which only the holder consumes.</summary>
+    private async Task RequestHandoverAsync(CancellationToken ct)
+    {
+        _lastRequest = DateTimeOffset.UtcNow;
+        var properties = new BasicProperties
+        {
+            AppId = _instance, Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()), Expiration = "10000",
+        };
+        await (await _broker.GetAsync(ct)).BasicPublishAsync("", rabbit.Value.LockQueue, mandatory: false, properties, "handover"u8.ToArray(), ct);
+    }
+
+    public async Task ReleaseAsync(bool clean, CancellationToken ct)
+    {
+        try
+        {
+            if (clean) await PublishAsync(await _broker.GetAsync(ct), new Record { Kind = "released", Term = _term, By = _replica }, ct);
+        }
+        finally
+        {
+            if (_lock is { } connection) await CloseQuietlyAsync(connection);
+            _lock = null;
+        }
+    }
+
+    /// <summary>Closes the connection (and with it the lock) within a few seconds, or aborts it: never hangs on a broker that is gone.</summary>
+    private static async Task CloseQuietlyAsync(IConnection connection)
+    {
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            await connection.CloseAsync(Constants.ReplySuccess, "released", TimeSpan.FromSeconds(2), abort: true, limit.Token);
+            await connection.DisposeAsync();
+        }
+        catch (Exception ex) when (ex is AlreadyClosedException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Already gone with the broker.
+        }
+    }
+}
