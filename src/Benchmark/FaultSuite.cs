@@ -157,7 +157,7 @@ public static class FaultSuite
     /// Host provisions and owner changes over random hosts with distinct, shuffled timestamps (so the model's
     /// last-writer-wins has no ties), plus one bad event in 1,000: half without a host, half not JSON at all.
     /// </summary>
-    private static (EventSet Set, List<(string Exchange, string Body)> Bad) Generate(int events, int hosts, Random random)
+    internal static (EventSet Set, List<(string Exchange, string Body)> Bad) Generate(int events, int hosts, Random random)
     {
         var set = new EventSet();
         var offsets = Enumerable.Range(0, events).OrderBy(_ => random.Next()).ToArray();
@@ -183,7 +183,7 @@ public static class FaultSuite
         return (set, bad);
     }
 
-    private static async Task PublishAllAsync(Uri broker, EventSet set, List<(string Exchange, string Body)> bad, int perSecond, Counts counts)
+    internal static async Task PublishAllAsync(Uri broker, EventSet set, List<(string Exchange, string Body)> bad, int perSecond, Counts counts)
     {
         var all = set.Events.Select(e => (e.Exchange, e.Body)).ToList();
         for (var i = 0; i < bad.Count; i++) all.Insert((int)((long)(i + 1) * all.Count / (bad.Count + 1)), (bad[i].Exchange, (object)bad[i].Body));
@@ -228,7 +228,7 @@ public static class FaultSuite
         if (publisher is not null) await publisher.DisposeAsync();
     }
 
-    private static async Task<ServiceProcess> StartWithRetryAsync(string dll, Dictionary<string, string> environment, int port)
+    internal static async Task<ServiceProcess> StartWithRetryAsync(string dll, Dictionary<string, string> environment, int port)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -243,7 +243,7 @@ public static class FaultSuite
         }
     }
 
-    private static async Task<uint> QueueCountAsync(Uri broker, string queue)
+    internal static async Task<uint> QueueCountAsync(Uri broker, string queue)
     {
         await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
@@ -264,7 +264,7 @@ public static class FaultSuite
         return (await channel.QueueDeclarePassiveAsync(queue)).ConsumerCount;
     }
 
-    private static async Task<List<string>> DrainAsync(Uri broker, string queue)
+    internal static async Task<List<string>> DrainAsync(Uri broker, string queue)
     {
         await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
@@ -274,7 +274,7 @@ public static class FaultSuite
     }
 
     /// <summary>Deliveries the service holds unacknowledged, from the broker's own tool (AMQP does not tell it).</summary>
-    private static async Task<long> UnacknowledgedAsync(Uri broker, string queue)
+    internal static async Task<long> UnacknowledgedAsync(Uri broker, string queue)
     {
         var vhost = Uri.UnescapeDataString(broker.AbsolutePath.TrimStart('/'));
         var output = await RabbitMqCtlAsync("list_queues", "-p", vhost.Length == 0 ? "/" : vhost, "-q", "--no-table-headers", "name", "messages_unacknowledged");
@@ -295,10 +295,10 @@ public static class FaultSuite
         return output;
     }
 
-    private static int IntArg(string[] args, string name, int fallback) =>
+    internal static int IntArg(string[] args, string name, int fallback) =>
         args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 
-    private sealed class Counts
+    internal sealed class Counts
     {
         public int Published { get; set; }
         public int PublishRetries { get; set; }

@@ -24,6 +24,7 @@ var lightSeconds = quick ? 10 : 30;
 var timeBox = TimeSpan.FromSeconds(quick ? 10 : 20);
 var broker = new Uri(Environment.GetEnvironmentVariable("RABBITMQ_URI") ?? "amqp://guest:guest@localhost:5672/");
 if (args.FirstOrDefault() == "fault-suite") return await FaultSuite.RunAsync(args, broker);
+if (args.FirstOrDefault() == "outage") return await OutageSuite.RunAsync(args, broker);
 const string Key = "bench-key";
 const string HostSchema = BenchSetup.HostSchema;
 const string ServiceSchema = BenchSetup.ServiceSchema;
