@@ -105,13 +105,13 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
     {
         while (true)
         {
-            if (!engine.Stopping) await engine.EnsureCurrentAsync(ct).ConfigureAwait(false);
+            var term = engine.Stopping ? -1 : await engine.EnsureCurrentAsync(ct).ConfigureAwait(false);
             var applied = events.Select((t, i) => (t.Message, t.Event, t.Copy, t.Invalid,
-                t.Event is null ? [] : engine.Apply(t.Event, batch, t.Copy, only?[i]))).ToList();
+                t.Event is null ? [] : engine.Apply(t.Event, batch, t.Copy, only?[i], term))).ToList();
             foreach (var (message, _, _, _, _) in applied) inflow.Applied(message.ReceiveContext);
             var released = applied.Any(a => Has(a.Item5, OutcomeKind.Released));
             if (released && engine.Stopping) return applied;
-            if (!released && await engine.CommitAsync(ct).ConfigureAwait(false)) return applied;
+            if (!released && await engine.CommitAsync(term, ct).ConfigureAwait(false)) return applied;
             // The term ended under the batch: applied again in the next one.
         }
     }

@@ -42,9 +42,8 @@ internal sealed partial class RabbitMqRowJournal
                 var consumer = new AsyncEventingBasicConsumer(channel);
                 consumer.ReceivedAsync += (_, request) =>
                 {
-                    var from = request.BasicProperties.AppId;
-                    var fresh = request.BasicProperties.Timestamp.UnixTime > DateTimeOffset.UtcNow.AddSeconds(-10).ToUnixTimeSeconds();
-                    if (from != _instance && fresh) HandoverRequested?.Invoke();
+                    // Stale requests expire in the queue (no clock of another machine is compared here).
+                    if (request.BasicProperties.AppId != _instance) HandoverRequested?.Invoke();
                     return Task.CompletedTask;
                 };
                 await channel.BasicConsumeAsync(rabbit.Value.LockQueue, autoAck: true, consumerTag: "", noLocal: false, exclusive: true, arguments: null,
@@ -83,14 +82,24 @@ internal sealed partial class RabbitMqRowJournal
 
     public async Task ReleaseAsync(bool clean, CancellationToken ct)
     {
+        var (connection, lease) = (_lock, _lease);
         try
         {
-            if (clean) await PublishAsync(await _broker.GetAsync(ct), new Record { Kind = "released", Term = _term, By = _replica }, ct);
+            // A compaction of this holder finishes first: the next one must find every record in the queue.
+            await _compacting.WaitAsync(ct);
+            _compacting.Release();
+            if (clean && lease is { IsCancellationRequested: false })
+                await PublishAsync(await _broker.GetAsync(ct), new Record { Kind = "released", Term = _term, By = _replica }, ct);
         }
         finally
         {
-            if (_lock is { } connection) await CloseQuietlyAsync(connection);
-            _lock = null;
+            // The lock of the term being released, not a newer one taken since (a demotion releases late).
+            if (connection is not null && ReferenceEquals(_lock, connection))
+            {
+                lease?.Cancel();
+                await CloseQuietlyAsync(connection);
+                _lock = null;
+            }
         }
     }
 

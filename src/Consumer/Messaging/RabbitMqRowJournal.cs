@@ -17,7 +17,8 @@ namespace FlashdutySync.Messaging;
 /// and merging is idempotent (newest label time wins, event copies by identity). It runs at each load and in the
 /// background once enough has been appended since. Records appended meanwhile are neither read nor deleted by it.
 /// </remarks>
-internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogger<RabbitMqRowJournal> logger) : IRowJournal, IAsyncDisposable
+internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync, ILogger<RabbitMqRowJournal> logger)
+    : IRowJournal, IAsyncDisposable
 {
     private const int RowsPerRecord = 2000;
     private const int CompactAfterAppends = 256;
@@ -32,6 +33,8 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     private readonly string _replica = Environment.MachineName;
     private IConnection? _lock;
     private CancellationTokenSource? _lease;
+
+    public TimeSpan LossDetection => 3 * LockHeartbeat;
     private int _appends;
     private long _bytes;
     private long _term;
@@ -59,16 +62,32 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     {
         ArgumentNullException.ThrowIfNull(entries);
         if (entries.Count == 0) return;
-        var channel = await _broker.GetAsync(ct);
-        var size = await PublishAsync(channel, new Record { Kind = "rows", Rows = [.. entries.Select(RowDto.From)] }, ct);
-        if (Interlocked.Increment(ref _appends) % CompactAfterAppends == 0 || Interlocked.Add(ref _bytes, size) > CompactAfterBytes) CompactInBackground();
-    }
-
-    private void CompactInBackground() => _ = Task.Run(async () =>
-    {
+        int size;
+        // Not while a compaction reads and republishes: a record appended meanwhile would sit before the merge that
+        // it should follow (a written row's record dropping copies, then the merge bringing them back).
+        await _compacting.WaitAsync(ct);
         try
         {
-            await CompactAsync(CancellationToken.None);
+            var channel = await _broker.GetAsync(ct);
+            size = await PublishAsync(channel, new Record { Kind = "rows", Rows = [.. entries.Select(RowDto.From)] }, ct);
+        }
+        finally
+        {
+            _compacting.Release();
+        }
+
+        var appends = Interlocked.Increment(ref _appends);
+        var bytes = Interlocked.Add(ref _bytes, size);
+        if (appends % CompactAfterAppends == 0 || bytes > CompactAfterBytes) CompactInBackground();
+    }
+
+    /// <summary>Only while this replica holds the journal, and cut short when it stops holding it (see the lock part).</summary>
+    private void CompactInBackground() => _ = Task.Run(async () =>
+    {
+        if (_lease is not { IsCancellationRequested: false } lease) return;
+        try
+        {
+            await CompactAsync(lease.Token);
         }
         catch (Exception ex)
         {
@@ -103,6 +122,7 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
             }
 
             state.Records = read;
+            state.ForgetTombstones(DateTimeOffset.UtcNow - sync.Value.DeleteRetention);
             // An empty journal: nobody held it before, so no write of a previous holder can be in flight.
             if (read == 0) state.CleanlyReleased = true;
             var written = 0;
@@ -146,8 +166,9 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
                 state.CleanlyReleased = false;
                 break;
             case "released":
+                // Only the last holder's own release counts: one published after a successor took the lock does not.
+                state.CleanlyReleased = record.Term >= state.Term;
                 state.Term = Math.Max(state.Term, record.Term);
-                state.CleanlyReleased = true;
                 break;
         }
     }

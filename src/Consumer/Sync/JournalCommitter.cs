@@ -14,6 +14,8 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
     private static readonly TimeSpan AppendLimit = TimeSpan.FromSeconds(20);
     private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly object _sync = new();
+    // One round at a time: a flush racing a round could answer a group before the round holding its rows was confirmed.
+    private readonly SemaphoreSlim _round = new(1, 1);
     private TaskCompletionSource<bool> _next = NewGroup();
     private bool _ended;
 
@@ -62,6 +64,19 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
 
     private async Task RoundAsync(CancellationToken ct)
     {
+        await _round.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await OneRoundAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _round.Release();
+        }
+    }
+
+    private async Task OneRoundAsync(CancellationToken ct)
+    {
         TaskCompletionSource<bool> group;
         lock (_sync)
         {
@@ -88,6 +103,8 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
             }
             catch
             {
+                // The term ended under the append: not known to be durable, so its batches apply again in the next term.
+                foreach (var (schema, entries) in taken) schema.ReturnJournalEntries(entries);
                 group.TrySetResult(false);
                 throw;
             }

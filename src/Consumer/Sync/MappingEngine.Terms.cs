@@ -12,18 +12,18 @@ public sealed partial class MappingEngine
     /// no event is applied against a stale picture (#13 defect 1: a replica that guessed "standby" from the time
     /// since its start corrupted rows on a rolling deploy).
     /// </summary>
-    public async Task EnsureCurrentAsync(CancellationToken ct)
+    public async Task<long> EnsureCurrentAsync(CancellationToken ct)
     {
-        Task activating;
+        Task<ReplicaTerm> activating;
         lock (_termLock)
         {
-            if (_term is { Ended.IsCancellationRequested: false, Closing: false }) return;
+            if (_term is { Ended.IsCancellationRequested: false, Closing: false } current) return current.Sequence;
             // This replica has events in hand: a holder that does not (it took the journal without consuming) is asked to let go.
             journal.HandoverWanted = true;
             activating = Activating();
         }
 
-        await activating.WaitAsync(ct).ConfigureAwait(false);
+        return (await activating.WaitAsync(ct).ConfigureAwait(false)).Sequence;
     }
 
     /// <summary>
@@ -41,7 +41,7 @@ public sealed partial class MappingEngine
     private bool _activateWithoutEvents;
 
     /// <summary>The activation under way, or a new one. Under the term lock.</summary>
-    private Task Activating()
+    private Task<ReplicaTerm> Activating()
     {
         // A start cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
         if (_activating is { IsCompleted: true }) _activating = null;
@@ -51,14 +51,17 @@ public sealed partial class MappingEngine
 
     private async Task<ReplicaTerm> ActivateAsync(CancellationToken ct)
     {
-        var lease = await Retrying(journal.AcquireAsync, "the row journal's lock", ct);
+        // No time limit: the lock is free only once the holder lets go.
+        var lease = await Retrying(journal.AcquireAsync, "the row journal's lock", ct, limited: false);
         var state = await Retrying(journal.LoadAsync, "the row journal", ct);
-        var term = new ReplicaTerm(state.Term + 1, state, lease)
-        {
-            // A holder that did not let go cleanly (killed, cut off) may have one request in flight for this long.
-            NotBefore = state.CleanlyReleased ? time.GetUtcNow() : time.GetUtcNow() + flashduty.Value.AttemptTimeout,
-        };
-        term.Committer = new JournalCommitter(journal, () => _slots.Select(s => s.Sync).OfType<SchemaSync>(), logger, time, sync.Value.ProbeInterval);
+        // A holder that did not let go cleanly may still have a request in flight: the longest attempt; and, when it was
+        // another process (cut off rather than killed, say), the time it takes to notice it lost the lock.
+        var wait = state.CleanlyReleased ? TimeSpan.Zero
+            : state.Term == _lastOwnTerm ? flashduty.Value.AttemptTimeout
+            : flashduty.Value.AttemptTimeout + journal.LossDetection;
+        var term = new ReplicaTerm(state.Term + 1, Interlocked.Increment(ref _terms), state, lease) { NotBefore = time.GetUtcNow() + wait };
+        _lastOwnTerm = term.Number;
+        term.Committer = new JournalCommitter(journal, () => term.SchemasNow(_termLock), logger, time, sync.Value.ProbeInterval);
         term.Track(Task.Run(() => term.Committer.RunAsync(term.Ended), CancellationToken.None));
         foreach (var slot in _slots)
         {
@@ -66,25 +69,43 @@ public sealed partial class MappingEngine
             await StartSchemaAsync(slot, term, ct);
         }
 
-
         lock (_termLock)
         {
             _term = term;
             journal.HandoverWanted = false;
         }
 
+        // A schema a probe read while the term started (it saw no term yet) is loaded into it now.
+        foreach (var slot in _slots)
+        {
+            if (slot.Definition is not null && !term.Holds(slot, _termLock)) StartProbe(slot);
+        }
+
         // Lost lock: demoted at once, whatever is in hand.
         lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
         Log.Activated(logger, term.Number, state.Schemas.Sum(s => s.Value.Count), state.Schemas.Count,
-            state.CleanlyReleased ? "let go cleanly" : $"did not let go cleanly (or there was none): writes wait {flashduty.Value.AttemptTimeout}", term.NotBefore);
+            state.CleanlyReleased ? "let go cleanly" : $"did not let go cleanly (or there was none): writes wait {wait}", term.NotBefore);
         return term;
     }
+
+    private long _terms;
+    private long _lastOwnTerm = -1;
 
     /// <summary>Reads the schema's labels and rows again and starts it in the term; else its probe tries again.</summary>
     private async Task StartSchemaAsync(SchemaSlot slot, ReplicaTerm term, CancellationToken ct)
     {
-        if (await TryLoadAsync(slot, term, ct)) return;
-        lock (_probes) _probes.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
+        if (!await TryLoadAsync(slot, term, ct)) StartProbe(slot);
+    }
+
+    /// <summary>One probe per schema at a time: it reads the schema every probe interval until it is loaded (into the term, if there is one).</summary>
+    private void StartProbe(SchemaSlot slot)
+    {
+        lock (_probes)
+        {
+            if (slot.Probing || _stopping.IsCancellationRequested) return;
+            slot.Probing = true;
+            _probes.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
+        }
     }
 
     private ReplicaTerm? CurrentTerm()
@@ -92,8 +113,15 @@ public sealed partial class MappingEngine
         lock (_termLock) return _term is { Ended.IsCancellationRequested: false } t ? t : null;
     }
 
-    /// <summary>True once every event applied before the call is in the journal; false when the term ended first (apply again).</summary>
-    public Task<bool> CommitAsync(CancellationToken ct) => CurrentTerm()?.Committer?.CommitAsync(ct) ?? Task.FromResult(false);
+    /// <summary>
+    /// True once every event applied in term <paramref name="term"/> (see <see cref="EnsureCurrentAsync"/>) before the
+    /// call is in the journal; false when that term ended first (apply again in the next).
+    /// </summary>
+    public Task<bool> CommitAsync(long term, CancellationToken ct) =>
+        CurrentTerm() is { } t && t.Sequence == term ? t.Committer!.CommitAsync(ct) : Task.FromResult(false);
+
+    /// <summary>As <see cref="CommitAsync(long, CancellationToken)"/>, in whatever term is current.</summary>
+    public Task<bool> CommitAsync(CancellationToken ct) => CurrentTerm() is { } t ? CommitAsync(t.Sequence, ct) : Task.FromResult(false);
 
     /// <summary>
     /// The service stops: no new event is applied; what batches have applied is journaled; the writes in flight
@@ -111,25 +139,36 @@ public sealed partial class MappingEngine
     /// <summary>Ends the term cleanly: see <see cref="QuiesceAsync"/>.</summary>
     private async Task EndTermAsync(ReplicaTerm term, CancellationToken cancellationToken)
     {
-        if (term.Lease.IsCancellationRequested) return;
-        term.Closing = true;
+        List<SchemaSync> schemas;
+        lock (_termLock)
+        {
+            if (term.Lease.IsCancellationRequested || term.Closing) return;
+            // Under the lock that loads schemas into the term: none joins it once it closes.
+            term.Closing = true;
+            schemas = [.. term.Schemas];
+        }
+
+        var clean = false;
         try
         {
             await term.Committer!.FlushAsync(cancellationToken);
+            await Task.WhenAll(schemas.Select(s => s.QuiesceAsync(cancellationToken)));
+            clean = schemas.All(s => s.Idle);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
+            // Not journaled, or a write not known to be over: released all the same, but not cleanly.
             Log.JournalAppendFailed(logger, ex.Message, TimeSpan.Zero);
+            await Task.WhenAll(schemas.Select(s => s.AbortAsync()));
         }
-
-        List<SchemaSync> schemas;
-        lock (_termLock) schemas = [.. term.Schemas];
-        await Task.WhenAll(schemas.Select(s => s.QuiesceAsync(cancellationToken)));
-        var clean = schemas.All(s => s.Idle);
-        Drop(term);
-        await term.EndAsync();
-        using var release = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await journal.ReleaseAsync(clean, release.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        finally
+        {
+            Drop(term);
+            await term.EndAsync();
+            using var release = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            // "Released" only while the lock is still this term's: a lost lock may already have a successor.
+            await journal.ReleaseAsync(clean && !term.Lease.IsCancellationRequested, release.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
     }
 
     /// <summary>
@@ -149,21 +188,22 @@ public sealed partial class MappingEngine
     /// <summary>The journal's lock is lost: stop writing at once, drop the term; the next batch starts another.</summary>
     private async Task DemoteAsync(ReplicaTerm term, string why)
     {
-        if (_stopping.IsCancellationRequested) return;
-        Log.Demoted(logger, why);
         List<SchemaSync> schemas;
+        lock (_termLock) schemas = [.. term.Schemas];
+        // Whatever else happens (a quiesce under way, the service stopping), writes stop now.
+        await Task.WhenAll(schemas.Select(s => s.AbortAsync()));
         lock (_termLock)
         {
             if (_term != term) return;
-            schemas = [.. term.Schemas];
         }
 
+        if (!_stopping.IsCancellationRequested) Log.Demoted(logger, why);
+
         Drop(term);
-        await Task.WhenAll(schemas.Select(s => s.AbortAsync()));
         await term.EndAsync();
         await journal.ReleaseAsync(clean: false, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         // Rows it journaled are written by whoever holds the journal next: this replica, unless a consuming one asks for it.
-        if (_activateWithoutEvents) lock (_termLock) _ = Activating().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+        if (_activateWithoutEvents && !_stopping.IsCancellationRequested) lock (_termLock) _ = Activating().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
     }
 
     /// <summary>Nothing of the term is reachable any more: not its schemas, not the term. Leaves a newer term alone.</summary>

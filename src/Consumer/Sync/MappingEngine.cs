@@ -45,7 +45,7 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
             var slot = new SchemaSlot(schemaId);
             _slots.Add(slot);
             if (await TryLoadAsync(slot, null, cancellationToken)) continue;
-            lock (_probes) _probes.Add(Task.Run(() => KeepLoadingAsync(slot, _stopping.Token), CancellationToken.None));
+            StartProbe(slot);
         }
 
         metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
@@ -56,12 +56,12 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
     /// Tries again every probe interval while the failure is a passing one (Flashduty down, the broker away). Each try
     /// has a time limit: a read stuck on a connection the broker dropped must not hold every batch for ever.
     /// </summary>
-    private async Task<T> Retrying<T>(Func<CancellationToken, Task<T>> read, string what, CancellationToken ct)
+    private async Task<T> Retrying<T>(Func<CancellationToken, Task<T>> read, string what, CancellationToken ct, bool limited = true)
     {
         while (true)
         {
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (what != "the row journal's lock") attempt.CancelAfter(ReadAttemptLimit);
+            if (limited) attempt.CancelAfter(ReadAttemptLimit);
             try
             {
                 return await read(attempt.Token);
@@ -84,6 +84,7 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
             // In a term, a passing failure (Flashduty down) is waited out: its events wait unacknowledged rather than
             // cycle through the wait queue. Outside one it is the probe's to try again.
             using var scope = term is null ? null : CancellationTokenSource.CreateLinkedTokenSource(ct, term.Ended);
+            if (term is not null && (term.Closing || term.Holds(slot, _termLock))) return true; // closing, or loaded in it already
             var info = term is null ? await api.GetSchemaInfoAsync(slot.SchemaId, ct)
                 : await Retrying(t => api.GetSchemaInfoAsync(slot.SchemaId, t), $"schema {slot.SchemaId}", scope!.Token);
             if (info is null)
@@ -120,8 +121,9 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
             LogLoaded(schema, rowsNow);
             lock (_termLock)
             {
-                if (term.Ended.IsCancellationRequested) return true; // the term ended meanwhile: the next one reads it
                 slot.Definition = schema;
+                // The term ended or closes meanwhile, or another load won: the next term reads it.
+                if (term.Ended.IsCancellationRequested || term.Closing || term.Holds(slot, _termLock)) return true;
                 slot.Sync = state;
                 slot.LoadProblem = null;
                 term.Schemas.Add(state);
@@ -133,6 +135,10 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
         catch (FlashdutyApiException ex)
         {
             return NotLoaded(slot, FlashdutyErrors.OperatorAction(ex.Kind, ex.Code) is { } action ? $"{action} (request_id {ex.RequestId})" : ex.Message);
+        }
+        catch (OperationCanceledException) when (term is not null && term.Ended.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            return true; // the term ended under the read: the next one reads it
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -152,11 +158,21 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
     {
         try
         {
-            do await Task.Delay(sync.Value.ProbeInterval, time, ct);
-            while (!await TryLoadAsync(slot, CurrentTerm(), ct));
+            while (true)
+            {
+                await Task.Delay(sync.Value.ProbeInterval, time, ct);
+                var term = CurrentTerm();
+                if (!await TryLoadAsync(slot, term, ct)) continue;
+                // Read while standby, but a term began meanwhile: load it into that term too.
+                if (term is null ? CurrentTerm() is null : term.Closing || term.Ended.IsCancellationRequested || term.Holds(slot, _termLock)) break;
+            }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            lock (_probes) slot.Probing = false;
         }
     }
 
@@ -180,14 +196,15 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
     /// when Flashduty answers, long after the event was acknowledged.
     /// </summary>
     public IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Apply(InventoryEvent e, ActivityContext batch, EventCopy? copy = null,
-        IReadOnlySet<string>? onlySchemas = null)
+        IReadOnlySet<string>? onlySchemas = null, long? inTerm = null)
     {
         var term = CurrentTerm();
         var outcomes = new List<(string, Task<KeyOutcome>)>(_slots.Count);
         foreach (var slot in _slots)
         {
             if (onlySchemas is not null && !onlySchemas.Contains(slot.SchemaId)) continue;
-            if (term is null || term.Closing)
+            // Applied and committed in one term (inTerm, from EnsureCurrentAsync): else applied again in the next.
+            if (term is null || term.Closing || (inTerm is { } wanted && term.Sequence != wanted))
             {
                 outcomes.Add((slot.SchemaId, Task.FromResult(KeyOutcome.Released)));
                 continue;

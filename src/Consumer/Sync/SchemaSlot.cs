@@ -15,6 +15,9 @@ internal sealed class SchemaSlot(string schemaId)
     /// <summary>The current term's rows, or null (not active, or not readable yet).</summary>
     public SchemaSync? Sync { get; set; }
 
+    /// <summary>A probe is reading it (one at a time). Guarded by the engine's probe list.</summary>
+    public bool Probing { get; set; }
+
     /// <summary>Why it is not loaded, or null.</summary>
     public string? LoadProblem { get; set; } = "not loaded yet";
 }

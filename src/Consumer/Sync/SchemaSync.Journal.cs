@@ -13,8 +13,8 @@ internal sealed partial class SchemaSync
     /// <summary>Called when rows are waiting to be journaled (the committer's doorbell).</summary>
     public Action? JournalPending { get; set; }
 
-    /// <summary>Marks the row for the next journal record, with the event's copy. Under the lock.</summary>
-    private void Journaled(KeyState state, EventCopy? copy)
+    /// <summary>Marks the row for the next journal record, with the event's copy if it waits for a write. Under the lock.</summary>
+    private void MarkForJournal(KeyState state, EventCopy? copy)
     {
         if (copy is not null) state.Unjournaled.Add(copy);
         if (_unjournaled.Add(state) && _unjournaled.Count == 1) JournalPending?.Invoke();
@@ -24,7 +24,7 @@ internal sealed partial class SchemaSync
     private void CopiesSettled(KeyState state)
     {
         state.CopiesSettled = true;
-        Journaled(state, null);
+        MarkForJournal(state, null);
     }
 
     /// <summary>The rows changed since the last call, as journal entries, oldest first.</summary>
@@ -101,9 +101,14 @@ internal sealed partial class SchemaSync
 
                 if (saved.DeletedAt is { } d && (state.DeletedAt is not { } was || d > was)) state.DeletedAt = d;
                 var target = TargetOf(state);
-                // Incomplete (its events wait in the wait queue), or already what Flashduty holds: nothing to write.
-                if (Rows.Same(target, state.Confirmed) || (target is null && state.Confirmed is null)) continue;
-                if (target is null && state.DeletedAt is null) continue;
+                // Incomplete (its events wait in the wait queue), or already what Flashduty holds: nothing to write,
+                // and the copies the journal kept for it are needed no more.
+                if (Rows.Same(target, state.Confirmed) || (target is null && state.Confirmed is null) || (target is null && state.DeletedAt is null))
+                {
+                    if (saved.Events.Count > 0) CopiesSettled(state);
+                    continue;
+                }
+
                 Requeue(state, target, saved.Events.Select(c => new Waiter(default, c.OccurredAt, c)));
             }
         }

@@ -51,26 +51,38 @@ internal sealed partial class SchemaSync
         var reason = $"Flashduty refused row '{Display(state.Key)}' of schema {Schema.SchemaId}: {ex.Code} {ex.ErrorMessage} (request_id {ex.RequestId})";
         var outcome = new KeyOutcome(OutcomeKind.Rejected, reason, ex.RequestId, ex.Code);
         Log.RowRefused(_logger, Schema.SchemaId, ex.Code, ex.ErrorMessage, ex.RequestId);
-        List<Waiter> waiters;
-        lock (_sync) waiters = [.. state.InFlight!.Waiters];
-        foreach (var copy in waiters.Select(w => w.Copy).OfType<EventCopy>().DistinctBy(c => c.Identity))
+        var done = new HashSet<Waiter>();
+        while (true)
         {
-            await _refused.SetAsideAsync(copy, Schema.SchemaId, outcome, ct).ConfigureAwait(false);
-        }
-
-        lock (_sync)
-        {
-            var wasLive = state.Latest is not null;
-            state.InFlight = null;
-            // Forget the refused values; what Flashduty holds stays the truth for the next event.
-            foreach (var label in Schema.AllLabels)
+            // Events that join the refused write meanwhile (their row is the same) are refused with it: the row is
+            // settled in the same lock that finds no newcomer.
+            List<Waiter> newcomers;
+            lock (_sync)
             {
-                state.Labels[label] = state.Labels.GetValueOrDefault(label) with { Value = state.Confirmed?.GetValueOrDefault(label) };
+                newcomers = state.InFlight!.Waiters.Where(w => !done.Contains(w)).ToList();
+                if (newcomers.Count == 0)
+                {
+                    var wasLive = state.Latest is not null;
+                    state.InFlight = null;
+                    // Forget the refused values; what Flashduty holds stays the truth for the next event.
+                    foreach (var label in Schema.AllLabels)
+                    {
+                        state.Labels[label] = state.Labels.GetValueOrDefault(label) with { Value = state.Confirmed?.GetValueOrDefault(label) };
+                    }
+
+                    _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
+                    CopiesSettled(state);
+                    foreach (var waiter in done) waiter.Complete(outcome);
+                    return;
+                }
             }
 
-            _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
-            CopiesSettled(state);
-            foreach (var waiter in waiters) waiter.Complete(outcome);
+            foreach (var copy in newcomers.Select(w => w.Copy).OfType<EventCopy>().DistinctBy(c => c.Identity))
+            {
+                await _refused.SetAsideAsync(copy, Schema.SchemaId, outcome, ct).ConfigureAwait(false);
+            }
+
+            done.UnionWith(newcomers);
         }
     }
 

@@ -100,19 +100,26 @@ internal sealed partial class SchemaSync
                 $"schema {Schema.SchemaId} is full: it holds its cap of {Schema.RowCap} rows, so new key '{Display(key)}' cannot be added", ErrorCode: "RowCapReached"));
         }
 
-        // The event's times are news even where the row is not: journaled before the event is acknowledged.
-        Journaled(state, copy);
+        // The event's times are news even where the row is not: journaled before the event is acknowledged. Its copy
+        // only while it waits for a write (should Flashduty refuse the row, the copy goes to the error queue).
         var waiter = new Waiter(batch, e.OccurredAt, copy);
         if (Rows.Same(target, latest))
         {
-            if (state.Pending is { } pending) pending.Waiters.Add(waiter);
-            else if (state.InFlight is { } inFlight) inFlight.Waiters.Add(waiter);
-            else if (target is not null || e.Kind == EventKind.HostDecommissioned) return ChangesNothing; // Flashduty already holds the row
+            if (state.Pending is { } pending) Hold(pending, waiter);
+            else if (state.InFlight is { } inFlight) Hold(inFlight, waiter);
+            else
+            {
+                MarkForJournal(state, null);
+                if (target is not null || e.Kind == EventKind.HostDecommissioned) return ChangesNothing; // Flashduty already holds the row
+            }
         }
         else
         {
             Requeue(state, target, [waiter]);
         }
+
+        var waits = state.Pending?.Waiters.Contains(waiter) == true || state.InFlight?.Waiters.Contains(waiter) == true;
+        MarkForJournal(state, waits ? waiter.Copy : null);
 
         if (target is null && e.Kind != EventKind.HostDecommissioned)
         {
@@ -184,7 +191,7 @@ internal sealed partial class SchemaSync
         var wasLive = state.Latest is not null;
         state.Pending ??= new Write(target);
         state.Pending.Target = target;
-        state.Pending.Waiters.AddRange(waiters);
+        foreach (var waiter in waiters) Hold(state.Pending, waiter);
         if (_dirty.Count == 0) _oldestPending = _time.GetTimestamp();
         _dirty[state.Key] = state;
         _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
@@ -221,14 +228,40 @@ internal sealed partial class SchemaSync
     /// <summary>Stops writing at once: the request in flight is aborted.</summary>
     public Task AbortAsync()
     {
-        lock (_sync) _stopping = true;
+        lock (_sync)
+        {
+            _stopping = true;
+            // Aborted is not idle: Flashduty may still apply a request it had received.
+            if (_round is { Task.IsCompleted: false }) Aborted = true;
+        }
+
         return _abort.CancelAsync();
     }
 
-    /// <summary>True once no request of this schema can be in flight any more.</summary>
+    /// <summary>A request was aborted in flight: the next holder must wait it out.</summary>
+    public bool Aborted { get; private set; }
+
+    /// <summary>True once no request of this schema is in flight, and none was cut off (see <see cref="Aborted"/>).</summary>
     public bool Idle
     {
-        get { lock (_sync) return _round is null || _round.Task.IsCompleted; }
+        get { lock (_sync) return !Aborted && (_round is null || _round.Task.IsCompleted); }
+    }
+
+    /// <summary>
+    /// Most events that wait on one row's write: past this, the oldest whose labels newer ones overwrote are settled
+    /// (memory and the journal then follow the rows changed during an outage, not every event). Under the lock.
+    /// </summary>
+    private const int MaxWaitersPerRow = 64;
+
+    private static void Hold(Write write, Waiter waiter)
+    {
+        write.Waiters.Add(waiter);
+        if (write.Waiters.Count > MaxWaitersPerRow)
+        {
+            var oldest = write.Waiters[0];
+            write.Waiters.RemoveAt(0);
+            oldest.Complete(KeyOutcome.Applied);
+        }
     }
 
     private string Display(string key) => key.Replace(Separator, ',');

@@ -17,6 +17,7 @@ public sealed class JournalCommitterTests
         public List<IReadOnlyList<JournalEntry>> Appends { get; } = [];
         public bool HandoverWanted { get; set; }
         public Action? HandoverRequested { get; set; }
+        public TimeSpan LossDetection => TimeSpan.Zero;
 
         public Task<CancellationToken> AcquireAsync(CancellationToken ct) => Task.FromResult(CancellationToken.None);
         public Task<JournalState> LoadAsync(CancellationToken ct) => Task.FromResult(new JournalState());

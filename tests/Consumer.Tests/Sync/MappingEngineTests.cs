@@ -29,6 +29,7 @@ public sealed class MappingEngineTests
         public int Loads { get; private set; }
         public bool HandoverWanted { get; set; }
         public Action? HandoverRequested { get; set; }
+        public TimeSpan LossDetection => TimeSpan.Zero;
         public Task<CancellationToken> AcquireAsync(CancellationToken ct) => _inner.AcquireAsync(ct);
         public Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct) => _inner.AppendAsync(entries, ct);
         public Task ReleaseAsync(bool clean, CancellationToken ct) => _inner.ReleaseAsync(clean, ct);
