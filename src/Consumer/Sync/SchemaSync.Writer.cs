@@ -2,7 +2,7 @@ namespace FlashdutySync.Sync;
 
 internal sealed partial class SchemaSync
 {
-    private const int MaxDocs = 1000;
+    private const int MaxDocs = WritePolicy.FullRequest;
     private const int MaxKeys = 100;
 
     /// <summary>No request before this (see <see cref="RunAsync"/>).</summary>
@@ -49,21 +49,14 @@ internal sealed partial class SchemaSync
         }
     }
 
-    /// <summary>One request in flight, everything pending joins the next one.</summary>
+    /// <summary>One request in flight; what is pending is written when <see cref="WritePolicy"/> says so, a full request at a time.</summary>
     private async Task WriteLoopAsync(CancellationToken ct)
     {
         while (await _signal.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
         {
             _signal.Reader.TryRead(out _);
-            await UntilWorthWritingAsync(ct).ConfigureAwait(false);
-            // A round writes what is pending now, in as many requests as that takes. Rows changed meanwhile wait for
-            // the next round, which asks again whether it is worth writing yet: looping on them at once sent a
-            // train of requests of a few dozen docs each while a backlog drained (measured).
-            int left;
-            lock (_sync) left = _dirty.Count;
-            while (left > 0 && !ct.IsCancellationRequested && TakeBatch() is { Count: > 0 } batch)
+            while (!ct.IsCancellationRequested && await UntilWorthWritingAsync(ct).ConfigureAwait(false) && TakeBatch() is { Count: > 0 } batch)
             {
-                left -= batch.Count;
                 var upsert = batch[0].InFlight!.Target is not null;
                 bool fine;
                 try
@@ -75,44 +68,35 @@ internal sealed partial class SchemaSync
                     _round?.TrySetResult();
                 }
 
-                if (!fine)
-                {
-                    // Flashduty is down or refuses the key: the rows are queued again; the next attempt is the probe.
-                    await Task.Delay(_options.ProbeInterval, _time, ct).ConfigureAwait(false);
-                    lock (_sync) left = _dirty.Count;
-                }
+                // Flashduty is down or refuses the key: the rows are queued again; the next attempt is the probe.
+                if (!fine) await Task.Delay(_options.ProbeInterval, _time, ct).ConfigureAwait(false);
             }
-
-            _lastRoundEnded = _time.GetTimestamp();
         }
     }
 
-    /// <summary>
-    /// Holds the first write of a round while events are still coming in, so that they coalesce, but never longer
-    /// than <see cref="SyncOptions.MaxWriteDelay"/> after the oldest pending change. At light load the inflow is
-    /// quiet as soon as the event is applied: the write goes at once.
-    /// </summary>
-    private async Task UntilWorthWritingAsync(CancellationToken ct)
+    /// <summary>Waits until <see cref="WritePolicy"/> says to write; false when nothing is pending.</summary>
+    private async Task<bool> UntilWorthWritingAsync(CancellationToken ct)
     {
-        if (_inflow.IsDrained) return;
-        if (_inflow.IsBlocked)
+        while (true)
         {
-            // Slots full right after a round are mostly batches the round has just settled, still returning: writing
-            // at once sent a train of requests of a few dozen docs each (measured on a 100k backlog). Let them go and
-            // new events come in first; a round ends at most once per stream quiet period this way.
-            var settle = _options.StreamQuietPeriod - _time.GetElapsedTime(_lastRoundEnded);
-            if (settle > TimeSpan.Zero) await Task.Delay(settle, _time, ct).ConfigureAwait(false);
-            if (_inflow.IsQuiet) return;
-        }
+            int pending;
+            long oldest;
+            TaskCompletionSource full;
+            lock (_sync)
+            {
+                pending = _dirty.Count;
+                oldest = _oldestPending;
+                full = _full = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
 
-        long oldest;
-        lock (_sync) oldest = _oldestPending;
-        var left = _options.MaxWriteDelay - _time.GetElapsedTime(oldest);
-        if (left <= TimeSpan.Zero) return;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(left);
-        await _inflow.WhenQuietAsync(timeout.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        ct.ThrowIfCancellationRequested();
+            var wait = WritePolicy.Wait(pending, _time.GetElapsedTime(oldest), _inflow.IsDrained, _options.MaxWriteDelay);
+            if (wait == Timeout.InfiniteTimeSpan) return false;
+            if (wait == TimeSpan.Zero) return true;
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            await Task.WhenAny(_inflow.WhenQuietAsync(stop.Token), full.Task, Task.Delay(wait, _time, stop.Token)).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
+        }
     }
 
     /// <summary>Moves up to one request's worth of pending writes in flight: upserts first, then deletes.</summary>

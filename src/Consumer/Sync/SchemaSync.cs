@@ -28,7 +28,8 @@ internal sealed partial class SchemaSync
     private TaskCompletionSource? _round;
     private readonly CancellationTokenSource _abort = new();
     private long _oldestPending;
-    private long _lastRoundEnded;
+    // Completed when a full request is pending: the writer waiting to coalesce writes at once.
+    private TaskCompletionSource? _full;
     private bool _warnedFull;
 
     private readonly InflowTracker _inflow;
@@ -196,6 +197,7 @@ internal sealed partial class SchemaSync
         _dirty[state.Key] = state;
         _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
         _signal.Writer.TryWrite(true);
+        if (_dirty.Count >= WritePolicy.FullRequest) _full?.TrySetResult();
     }
 
     /// <summary>
