@@ -17,8 +17,7 @@ namespace FlashdutySync.Messaging;
 /// and merging is idempotent (newest label time wins, event copies by identity). It runs at each load and in the
 /// background once enough has been appended since. Records appended meanwhile are neither read nor deleted by it.
 /// </remarks>
-internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync, ILogger<RabbitMqRowJournal> logger)
-    : IRowJournal, IAsyncDisposable
+internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogger<RabbitMqRowJournal> logger) : IRowJournal, IAsyncDisposable
 {
     private const int RowsPerRecord = 2000;
     private const int CompactAfterAppends = 256;
@@ -122,7 +121,6 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
             }
 
             state.Records = read;
-            state.ForgetTombstones(DateTimeOffset.UtcNow - sync.Value.DeleteRetention);
             // An empty journal: nobody held it before, so no write of a previous holder can be in flight.
             if (read == 0) state.CleanlyReleased = true;
             var written = 0;

@@ -51,9 +51,14 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     private TimeSpan QuietPeriod => Volatile.Read(ref _averageGapTicks) < StreamGap.TotalSeconds * _time.TimestampFrequency ? _streamQuiet : _trickleQuiet;
 
     /// <summary>Completes once <see cref="IsQuiet"/> (checked again after the quiet period, as arrivals stop).</summary>
-    public async Task WhenQuietAsync(CancellationToken ct)
+    public Task WhenQuietAsync(CancellationToken ct) => WhenAsync(() => IsQuiet, ct);
+
+    /// <summary>Completes once <see cref="IsDrained"/>: what a schema's writer waits for to coalesce a stream.</summary>
+    public Task WhenDrainedAsync(CancellationToken ct) => WhenAsync(() => IsDrained, ct);
+
+    private async Task WhenAsync(Func<bool> condition, CancellationToken ct)
     {
-        while (!IsQuiet)
+        while (!condition())
         {
             Task signal;
             lock (_sync) signal = _quiet.Task;

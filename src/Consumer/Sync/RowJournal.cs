@@ -80,26 +80,6 @@ public sealed class JournalState
         }
     }
 
-    /// <summary>
-    /// Drops rows deleted before <paramref name="before"/> whose every label is cleared and that need no event copy:
-    /// past <see cref="SyncOptions.DeleteRetention"/> a tombstone stops no older event, so the journal need not keep it.
-    /// </summary>
-    public int ForgetTombstones(DateTimeOffset before)
-    {
-        var forgotten = 0;
-        foreach (var rows in Schemas.Values)
-        {
-            foreach (var (key, row) in rows.ToList())
-            {
-                if (row.DeletedAt is not { } at || at >= before || row.Events.Count > 0 || row.Labels.Values.Any(l => l.Value is not null)) continue;
-                rows.Remove(key);
-                forgotten++;
-            }
-        }
-
-        return forgotten;
-    }
-
     public IEnumerable<JournalEntry> Entries() =>
         Schemas.SelectMany(s => s.Value.Select(r => new JournalEntry(s.Key, r.Key, r.Value.Labels, r.Value.DeletedAt, r.Value.Events, ReplacesEvents: false)));
 }

@@ -93,7 +93,7 @@ internal sealed partial class SchemaSync
             if (wait == Timeout.InfiniteTimeSpan) return false;
             if (wait == TimeSpan.Zero) return true;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            await Task.WhenAny(_inflow.WhenQuietAsync(stop.Token), full.Task, Task.Delay(wait, _time, stop.Token)).ConfigureAwait(false);
+            await Task.WhenAny(_inflow.WhenDrainedAsync(stop.Token), full.Task, Task.Delay(wait, _time, stop.Token)).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
         }

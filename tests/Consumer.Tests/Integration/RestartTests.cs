@@ -71,8 +71,8 @@ public sealed class RestartTests(RabbitMqFixture broker)
     public async Task TheRowJournal_MergesNewestFirst_CompactsItsRecords_SaysHowItWasReleased_AndOneReplicaHoldsItAtATime()
     {
         var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-journal-{Guid.NewGuid():N}"[..24] });
-        await using var journal = new RabbitMqRowJournal(options, Options.Create(new SyncOptions()), NullLogger<RabbitMqRowJournal>.Instance);
-        await using var other = new RabbitMqRowJournal(options, Options.Create(new SyncOptions()), NullLogger<RabbitMqRowJournal>.Instance);
+        await using var journal = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+        await using var other = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
         try
         {
             var lease = await journal.AcquireAsync(CancellationToken.None);
@@ -112,7 +112,7 @@ public sealed class RestartTests(RabbitMqFixture broker)
 
             // Its holder killed (lock channel gone without a clean release): the next one must wait out a write in flight.
             await other.DisposeAsync();
-            await using var third = new RabbitMqRowJournal(options, Options.Create(new SyncOptions()), NullLogger<RabbitMqRowJournal>.Instance);
+            await using var third = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
             await third.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
             var afterKill = await third.LoadAsync(CancellationToken.None);
             Assert.False(afterKill.CleanlyReleased);

@@ -2,7 +2,7 @@ using FlashdutySync.Sync;
 
 namespace FlashdutySync.Tests.Sync;
 
-/// <summary>Merging journal records: newest label time wins, a later record on equal times, copies added or replaced, old tombstones forgotten.</summary>
+/// <summary>Merging journal records: newest label time wins, a later record on equal times, copies added or replaced.</summary>
 public sealed class JournalStateTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
@@ -33,18 +33,5 @@ public sealed class JournalStateTests
         Assert.Equal(["e1", "e2", "e3"], state.Schemas["s"]["a"].Events.Select(e => e.MessageId));
         state.Merge(Entry("a", "x", T0, replaces: true, copies: ["e3"])); // written: only e3 still waits
         Assert.Equal(["e3"], state.Schemas["s"]["a"].Events.Select(e => e.MessageId));
-    }
-
-    [Fact]
-    public void Tombstones_PastTheRetention_AreForgotten_LiveRowsAndRecentTombstonesKept()
-    {
-        var state = new JournalState();
-        state.Merge(Entry("old-delete", null, T0, deleted: T0));
-        state.Merge(Entry("recent-delete", null, T0.AddDays(2), deleted: T0.AddDays(2)));
-        state.Merge(Entry("live", "x", T0));
-        state.Merge(Entry("deleted-but-waiting", null, T0, deleted: T0, copies: ["e9"]));
-
-        Assert.Equal(1, state.ForgetTombstones(T0.AddDays(1)));
-        Assert.Equal(["deleted-but-waiting", "live", "recent-delete"], state.Schemas["s"].Keys.Order());
     }
 }
