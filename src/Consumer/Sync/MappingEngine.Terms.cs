@@ -52,8 +52,10 @@ public sealed partial class MappingEngine
     private async Task<ReplicaTerm> ActivateAsync(CancellationToken ct)
     {
         // No time limit: the lock is free only once the holder lets go.
-        var lease = await Retrying(journal.AcquireAsync, "the row journal's lock", ct, limited: false);
-        var state = await Retrying(journal.LoadAsync, "the row journal", ct);
+        // The broker is tried again every second (it comes back in seconds, and batches in hand wait meanwhile, which
+        // keeps MassTransit from consuming again); Flashduty every probe interval.
+        var lease = await Retrying(journal.AcquireAsync, "the row journal's lock", ct, limited: false, every: BrokerRetry);
+        var state = await Retrying(journal.LoadAsync, "the row journal", ct, every: BrokerRetry);
         // A holder that did not let go cleanly may still have a request in flight: the longest attempt; and, when it was
         // another process (cut off rather than killed, say), the time it takes to notice it lost the lock.
         var wait = state.CleanlyReleased ? TimeSpan.Zero
@@ -88,6 +90,7 @@ public sealed partial class MappingEngine
         return term;
     }
 
+    private static readonly TimeSpan BrokerRetry = TimeSpan.FromSeconds(1);
     private long _terms;
     private long _lastOwnTerm = -1;
 

@@ -56,7 +56,7 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
     /// Tries again every probe interval while the failure is a passing one (Flashduty down, the broker away). Each try
     /// has a time limit: a read stuck on a connection the broker dropped must not hold every batch for ever.
     /// </summary>
-    private async Task<T> Retrying<T>(Func<CancellationToken, Task<T>> read, string what, CancellationToken ct, bool limited = true)
+    private async Task<T> Retrying<T>(Func<CancellationToken, Task<T>> read, string what, CancellationToken ct, bool limited = true, TimeSpan? every = null)
     {
         while (true)
         {
@@ -69,8 +69,8 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
             catch (Exception ex) when ((ex is OperationCanceledException && !ct.IsCancellationRequested) ||
                                        (ex is not OperationCanceledException && ex is not DownloadFormatException && (ex is not FlashdutyApiException api || api.IsTransient)))
             {
-                Log.ReloadFailed(logger, $"{what}: {ex.Message}", sync.Value.ProbeInterval);
-                await Task.Delay(sync.Value.ProbeInterval, time, ct);
+                Log.ReloadFailed(logger, $"{what}: {ex.Message}", every ?? sync.Value.ProbeInterval);
+                await Task.Delay(every ?? sync.Value.ProbeInterval, time, ct);
             }
         }
     }
