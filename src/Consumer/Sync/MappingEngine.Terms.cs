@@ -63,7 +63,7 @@ public sealed partial class MappingEngine
             : flashduty.Value.AttemptTimeout + journal.LossDetection;
         var term = new ReplicaTerm(state.Term + 1, Interlocked.Increment(ref _terms), state, lease) { NotBefore = time.GetUtcNow() + wait };
         _lastOwnTerm = term.Number;
-        term.Committer = new JournalCommitter(journal, () => term.SchemasNow(_termLock), logger, time, sync.Value.ProbeInterval);
+        term.Committer = new JournalCommitter(journal, () => term.SchemasNow(_termLock), logger, time, BrokerRetry);
         term.Track(Task.Run(() => term.Committer.RunAsync(term.Ended), CancellationToken.None));
         foreach (var slot in _slots)
         {
