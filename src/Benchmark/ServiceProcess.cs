@@ -29,8 +29,19 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.Environment["Health__Port"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null && Verbose) Console.Error.WriteLine("  service: " + e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null && Verbose) Console.Error.WriteLine("  service: " + e.Data); };
+        // SERVICE_LOG_DIR: each service's output to a file of its own (timestamped), not to the console.
+        var logFile = Environment.GetEnvironmentVariable("SERVICE_LOG_DIR") is { Length: > 0 } dir
+            ? TextWriter.Synchronized(new StreamWriter(Path.Combine(dir, $"service-{healthPort}-{process.Id}.log")) { AutoFlush = true })
+            : null;
+        process.OutputDataReceived += (_, e) => Write(e.Data);
+        process.ErrorDataReceived += (_, e) => Write(e.Data);
+
+        void Write(string? line)
+        {
+            if (line is null) return;
+            logFile?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+            if (Verbose) Console.Error.WriteLine("  service: " + line);
+        }
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };

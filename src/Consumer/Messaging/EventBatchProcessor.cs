@@ -112,9 +112,14 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
             var released = applied.Any(a => Has(a.Item5, OutcomeKind.Released));
             if (released && engine.Stopping) return applied;
             if (!released && await engine.CommitAsync(term, ct).ConfigureAwait(false)) return applied;
-            // The term ended under the batch: applied again in the next one.
+            // The term ended under the batch: applied again in the next one. Never in a tight loop: a hundred batches
+            // spinning here without yielding starved the thread pool, and MassTransit never reconnected after a
+            // broker restart (fault suite: not consuming 90 s after RabbitMQ was back).
+            await Task.Delay(RetryPause, time, ct).ConfigureAwait(false);
         }
     }
+
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(100);
 
     private static bool Has(IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> outcomes, OutcomeKind kind) =>
         outcomes.Any(o => o.Outcome.IsCompletedSuccessfully && o.Outcome.Result.Kind == kind);

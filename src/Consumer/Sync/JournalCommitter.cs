@@ -43,7 +43,18 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
             while (await _doorbell.Reader.WaitToReadAsync(term).ConfigureAwait(false))
             {
                 _doorbell.Reader.TryRead(out _);
-                await RoundAsync(term).ConfigureAwait(false);
+                try
+                {
+                    await RoundAsync(term).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !term.IsCancellationRequested)
+                {
+                    // Whatever went wrong, the committer goes on: batches waiting on it must not be answered "ended"
+                    // while the term lives (they would apply again at once, for ever).
+                    Log.JournalAppendFailed(logger, ex.Message, retry);
+                    await Task.Delay(retry, time, term).ConfigureAwait(false);
+                    Ring();
+                }
             }
         }
         catch (OperationCanceledException) when (term.IsCancellationRequested)
