@@ -15,7 +15,7 @@ namespace Benchmark;
 /// <item>rolling: two replicas restarted one after the other <c>--restarts</c> (5) times while events stream in; never two
 /// writes to one schema at once (the simulator's schema lock counts conflicts).</item>
 /// </list>
-/// Usage: Benchmark outage [--events N] [--outage-minutes M] [--restarts R] [--only outage|rolling] [--out FILE]
+/// Usage: Benchmark outage [--events N] [--outage-minutes M] [--restarts R] [--only outage|rolling] [--verbose] [--out FILE]
 /// </summary>
 public static class OutageSuite
 {
@@ -24,6 +24,7 @@ public static class OutageSuite
     public static async Task<int> RunAsync(string[] args, Uri broker)
     {
         var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+        ServiceProcess.Verbose = args.Contains("--verbose");
         var report = new StringBuilder();
         var ok = true;
         if (only is null or "outage") ok &= await OutageAsync(args, broker, report);
