@@ -45,8 +45,11 @@ internal sealed class Write(IReadOnlyDictionary<string, string>? target)
 /// One event's change to a row, acknowledged (the journal holds it) but not written yet: completed with the outcome
 /// once Flashduty answers. Its copy goes to the error queue should Flashduty refuse the row.
 /// </summary>
-internal sealed class Waiter(ActivityContext batch, DateTimeOffset occurredAt, EventCopy? copy)
+internal sealed class Waiter(ActivityContext batch, DateTimeOffset occurredAt, EventCopy? copy, IReadOnlySet<string>? contributed = null)
 {
+    /// <summary>The labels this event set; null: unknown (read back from the journal), treated as all of them.</summary>
+    public IReadOnlySet<string>? Contributed { get; } = contributed;
+
     private readonly TaskCompletionSource<KeyOutcome> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ActivityContext Batch { get; } = batch;

@@ -103,7 +103,7 @@ internal sealed partial class SchemaSync
 
         // The event's times are news even where the row is not: journaled before the event is acknowledged. Its copy
         // only while it waits for a write (should Flashduty refuse the row, the copy goes to the error queue).
-        var waiter = new Waiter(batch, e.OccurredAt, copy);
+        var waiter = new Waiter(batch, e.OccurredAt, copy, contributed);
         if (Rows.Same(target, latest))
         {
             if (state.Pending is { } pending) Hold(pending, waiter);
@@ -250,19 +250,41 @@ internal sealed partial class SchemaSync
     }
 
     /// <summary>
-    /// Most events that wait on one row's write: past this, the oldest whose labels newer ones overwrote are settled
-    /// (memory and the journal then follow the rows changed during an outage, not every event). Under the lock.
+    /// Most events that wait on one row's write: past this, one of the oldest whose every label a newer waiting event
+    /// overwrote is settled (memory and the journal then follow the rows changed during an outage, not every event).
+    /// One that alone set a label stays: should Flashduty refuse the row, it goes to the error queue with the rest.
     /// </summary>
     private const int MaxWaitersPerRow = 64;
 
+    /// <summary>How many of the oldest are looked at for one that can be settled: bounded work per event.</summary>
+    private const int SettleCandidates = 8;
+
+    /// <summary>Under the lock.</summary>
     private static void Hold(Write write, Waiter waiter)
     {
-        write.Waiters.Add(waiter);
-        if (write.Waiters.Count > MaxWaitersPerRow)
+        var waiters = write.Waiters;
+        waiters.Add(waiter);
+        if (waiters.Count <= MaxWaitersPerRow) return;
+        for (var i = 0; i < Math.Min(SettleCandidates, waiters.Count - 1); i++)
         {
-            var oldest = write.Waiters[0];
-            write.Waiters.RemoveAt(0);
-            oldest.Complete(KeyOutcome.Applied);
+            if (waiters[i].Contributed is not { } labels) continue;
+            var overwritten = true;
+            foreach (var label in labels)
+            {
+                var newer = false;
+                for (var j = i + 1; j < waiters.Count && !newer; j++) newer = waiters[j].Contributed?.Contains(label) != false;
+                if (!newer)
+                {
+                    overwritten = false;
+                    break;
+                }
+            }
+
+            if (!overwritten) continue;
+            var settled = waiters[i];
+            waiters.RemoveAt(i);
+            settled.Complete(KeyOutcome.Applied);
+            return;
         }
     }
 

@@ -145,6 +145,29 @@ public sealed class SchemaSyncTests : IAsyncDisposable
         Assert.Equal("alice", _api.Rows.GetValueOrDefault("a")?["owner"] ?? "alice"); // what Flashduty held before both
     }
 
+    [Fact]
+    public async Task PastTheCapOfEventsPerRow_OnlyEventsWhoseLabelsNewerOnesOverwroteAreSettled_TheOneThatAloneSetALabelStaysToBeReported()
+    {
+        var refused = new RecordingRefusals();
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", ["host"], ["owner", "team"], RowCap: 5000),
+            _api, new SyncOptions(), new InflowTracker(10), refused, new SyncMetrics(meters), NullLogger.Instance, _time);
+        var provision = sync.Apply(Provision("a", "alice", "sre", T0), default, Copy("provision"))!;
+        var changes = Enumerable.Range(1, 70).Select(i => sync.Apply(Owner("a", $"o{i}", T0.AddSeconds(i)), default, Copy($"owner-{i}"))!).ToList();
+
+        Assert.False(provision.IsCompleted, "it alone set the team: it stays with the row");
+        Assert.Equal(70 + 1 - 64, changes.Count(c => c.IsCompleted)); // the oldest owner changes, overwritten by newer ones
+
+        _api.Refuses = _ => true;
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(() => sync.RunAsync(stop.Token));
+        await provision.WaitAsync(TimeSpan.FromSeconds(5));
+        await stop.CancelAsync();
+        await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        Assert.Contains(refused.Copies, c => c.MessageId == "provision");
+        Assert.Equal(64, refused.Copies.Count);
+    }
+
     private static EventCopy Copy(string id) =>
         new("inventory.owner-changed", id, "application/json", System.Text.Encoding.UTF8.GetBytes(id), new Dictionary<string, string>(), null, T0, id);
 
