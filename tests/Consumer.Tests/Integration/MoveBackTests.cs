@@ -17,7 +17,7 @@ public sealed class MoveBackTests(RabbitMqFixture broker)
         await h.PublishRawAsync(Inventory.Contracts.InventoryExchanges.HostProvisioned,
             new { host = "web-7", owner = "blocked", team = "sre", service = "api", occurredAt = T0 },
             new Dictionary<string, object?> { ["x-origin"] = "cmdb" });
-        await Eventually.UntilAsync(async () => await h.CountAsync(h.ErrorQueue) == 1, TimeSpan.FromSeconds(20), "the refused event set aside");
+        await Eventually.UntilAsync(async () => await h.CountAsync(h.ErrorQueue) == 1, TimeSpan.FromSeconds(60), "the refused event set aside");
         await h.DrainedAsync(TimeSpan.FromSeconds(10));
 
         h.Simulator.State.Faults = new FaultOptions();
