@@ -5,7 +5,7 @@ namespace FlashdutySync.Messaging;
 /// <summary>
 /// A channel with publisher confirms on a connection of its own, opened on first use and opened again after the
 /// broker comes back (a restart closes both). <paramref name="onOpen"/> runs on each new channel (declarations).
-/// Used by the service's own publishers (rerouting, the rate-budget ledger, the stamp store), beside MassTransit's.
+/// Used by the service's own publishers (rerouting, the rate-budget ledger, the row journal), beside MassTransit's.
 /// </summary>
 internal sealed class ConfirmingChannel(Uri broker, string clientName, Func<IChannel, CancellationToken, Task>? onOpen = null) : IAsyncDisposable
 {

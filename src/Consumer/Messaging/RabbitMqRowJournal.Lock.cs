@@ -28,16 +28,14 @@ internal sealed partial class RabbitMqRowJournal
                 var channel = await connection.CreateChannelAsync(cancellationToken: ct);
                 await channel.QueueDeclareAsync(rabbit.Value.LockQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
                 var lease = new CancellationTokenSource();
-                connection.ConnectionShutdownAsync += (_, _) =>
+                Task Lost(object? sender, ShutdownEventArgs args)
                 {
                     lease.Cancel();
                     return Task.CompletedTask;
-                };
-                channel.ChannelShutdownAsync += (_, _) =>
-                {
-                    lease.Cancel();
-                    return Task.CompletedTask;
-                };
+                }
+
+                connection.ConnectionShutdownAsync += Lost;
+                channel.ChannelShutdownAsync += Lost;
                 // Requests for the journal arrive on the lock queue, to its holder alone.
                 var consumer = new AsyncEventingBasicConsumer(channel);
                 consumer.ReceivedAsync += (_, request) =>
@@ -75,7 +73,7 @@ internal sealed partial class RabbitMqRowJournal
         _lastRequest = DateTimeOffset.UtcNow;
         var properties = new BasicProperties
         {
-            AppId = _instance, Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()), Expiration = "10000",
+            AppId = _instance, Expiration = "10000",
         };
         await (await _broker.GetAsync(ct)).BasicPublishAsync("", rabbit.Value.LockQueue, mandatory: false, properties, "handover"u8.ToArray(), ct);
     }

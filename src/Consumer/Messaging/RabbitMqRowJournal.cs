@@ -120,7 +120,6 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
                 Fold(state, record);
             }
 
-            state.Records = read;
             // An empty journal: nobody held it before, so no write of a previous holder can be in flight.
             if (read == 0) state.CleanlyReleased = true;
             var written = 0;

@@ -66,6 +66,4 @@ public static partial class Log
     [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Became the active consumer but could not read {Problem}; no event is applied until it can, trying again in {Delay}")]
     public static partial void ReloadFailed(ILogger logger, string problem, TimeSpan delay);
 
-    [LoggerMessage(EventId = 115, Level = LogLevel.Error, Message = "Became the active consumer but could not read the rows of {Problem}; that schema goes on with what it read at start, and its first write will say what is wrong")]
-    public static partial void ReloadSkipped(ILogger logger, string problem);
 }

@@ -104,21 +104,20 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
 
             var cap = options.RowCaps.GetValueOrDefault(slot.SchemaId, options.DefaultRowCap);
             var schema = new SchemaDefinition(slot.SchemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
+            var rows = term is null ? await api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), ct)
+                : await Retrying(t => api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), t), $"schema {slot.SchemaId}", scope!.Token);
+            LogLoaded(schema, rows);
             if (term is null)
             {
                 // Not active (yet): read to say now whether it can be; the term reads the rows again.
-                var rows = await api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), ct);
-                LogLoaded(schema, rows);
                 slot.Definition = schema;
                 slot.LoadProblem = null;
                 return true;
             }
 
-            var rowsNow = await Retrying(t => api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), t), $"schema {slot.SchemaId}", scope!.Token);
             var state = new SchemaSync(schema, api, sync.Value, inflow, refused, metrics, logger, time) { NotBefore = term.NotBefore };
-            state.Load(rowsNow.Rows, term.Journal.For(slot.SchemaId));
+            state.Load(rows.Rows, term.Journal.For(slot.SchemaId));
             state.JournalPending = term.Committer!.Ring;
-            LogLoaded(schema, rowsNow);
             lock (_termLock)
             {
                 slot.Definition = schema;

@@ -55,8 +55,6 @@ public sealed class JournalState
     /// <summary>The previous holder's term; the next one is one more.</summary>
     public long Term { get; set; }
 
-    public int Records { get; set; }
-
     public IReadOnlyDictionary<string, JournalRow> For(string schemaId) =>
         Schemas.TryGetValue(schemaId, out var rows) ? rows : new Dictionary<string, JournalRow>(StringComparer.Ordinal);
 
@@ -127,7 +125,7 @@ public sealed class InMemoryRowJournal : IRowJournal
     {
         lock (_sync)
         {
-            var state = new JournalState { Records = _entries.Count };
+            var state = new JournalState();
             foreach (var entry in _entries) state.Merge(entry);
             state.CleanlyReleased = _released;
             state.Term = _term++;
