@@ -46,6 +46,9 @@ public sealed class RabbitMqOptions
     public string JournalQueue => QueueName + "_journal";
     public string LockQueue => QueueName + "_lock";
 
+    /// <summary>Journal records a compaction could not read, set aside whole for an operator.</summary>
+    public string JournalUnreadableQueue => JournalQueue + "_unreadable";
+
     /// <summary>The service's queue and every queue it keeps beside it.</summary>
-    public IReadOnlyList<string> Queues => [QueueName, ErrorQueue, WaitQueue, BudgetQueue, JournalQueue, LockQueue];
+    public IReadOnlyList<string> Queues => [QueueName, ErrorQueue, WaitQueue, BudgetQueue, JournalQueue, LockQueue, JournalUnreadableQueue];
 }

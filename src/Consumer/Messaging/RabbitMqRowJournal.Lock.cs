@@ -87,7 +87,7 @@ internal sealed partial class RabbitMqRowJournal
             await _compacting.WaitAsync(ct);
             _compacting.Release();
             if (clean && lease is { IsCancellationRequested: false })
-                await PublishAsync(await _broker.GetAsync(ct), new Record { Kind = "released", Term = _term, By = _replica }, ct);
+                await PublishAsync(await _broker.GetAsync(ct), JournalRecordFormat.Marker("released", _term, _replica), ct);
         }
         finally
         {

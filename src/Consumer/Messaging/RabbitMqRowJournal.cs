@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using FlashdutySync.Sync;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
@@ -19,16 +17,17 @@ namespace FlashdutySync.Messaging;
 /// </remarks>
 internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogger<RabbitMqRowJournal> logger) : IRowJournal, IAsyncDisposable
 {
-    private const int RowsPerRecord = 2000;
     private const int CompactAfterAppends = 256;
     private const long CompactAfterBytes = 16 << 20;
     private static readonly TimeSpan LockRetry = TimeSpan.FromSeconds(1);
     // A holder cut off from the broker loses the lock (and stops writing) within about two of these.
     private static readonly TimeSpan LockHeartbeat = TimeSpan.FromSeconds(10);
-    private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
     private readonly SemaphoreSlim _compacting = new(1, 1);
-    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync journal", (channel, ct) =>
-        channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct));
+    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync journal", async (channel, ct) =>
+    {
+        await channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+        await channel.QueueDeclareAsync(rabbit.Value.JournalUnreadableQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+    });
     private readonly string _replica = Environment.MachineName;
     private IConnection? _lock;
     private CancellationTokenSource? _lease;
@@ -44,6 +43,8 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
 
     private string Queue => rabbit.Value.JournalQueue;
 
+    private string UnreadableQueue => rabbit.Value.JournalUnreadableQueue;
+
     public bool HandoverWanted { get; set; }
 
     public Action? HandoverRequested { get; set; }
@@ -53,7 +54,7 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
         var state = await CompactAsync(ct);
         // A record of this term: until this replica releases cleanly, its successor waits out a write it may have in flight.
         _term = state.Term + 1;
-        await PublishAsync(await _broker.GetAsync(ct), new Record { Kind = "acquired", Term = _term, By = _replica }, ct);
+        await PublishAsync(await _broker.GetAsync(ct), JournalRecordFormat.Marker("acquired", _term, _replica), ct);
         return state;
     }
 
@@ -61,14 +62,14 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     {
         ArgumentNullException.ThrowIfNull(entries);
         if (entries.Count == 0) return;
-        int size;
+        var size = 0;
         // Not while a compaction reads and republishes: a record appended meanwhile would sit before the merge that
         // it should follow (a written row's record dropping copies, then the merge bringing them back).
         await _compacting.WaitAsync(ct);
         try
         {
             var channel = await _broker.GetAsync(ct);
-            size = await PublishAsync(channel, new Record { Kind = "rows", Rows = [.. entries.Select(RowDto.From)] }, ct);
+            foreach (var record in JournalRecordFormat.RowRecords(entries)) size += await PublishAsync(channel, record, ct);
         }
         finally
         {
@@ -111,9 +112,12 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
                 if (await channel.BasicGetAsync(Queue, autoAck: false, ct) is not { } got) break;
                 lastTag = got.DeliveryTag;
                 read++;
-                if (Deserialize(got.Body.Span) is not { } record)
+                if (JournalRecordFormat.Read(got.Body.Span) is not { } record)
                 {
-                    unreadable++; // dropped by this compaction, and said so
+                    // Not lost with the compaction: set aside whole, for an operator (a newer version's record, a stray publish).
+                    unreadable++;
+                    await channel.BasicPublishAsync("", UnreadableQueue, mandatory: false, new BasicProperties { Persistent = true, ContentType = got.BasicProperties.ContentType },
+                        got.Body, ct);
                     continue;
                 }
 
@@ -125,16 +129,20 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
             var written = 0;
             if (read > 1)
             {
-                foreach (var chunk in state.Entries().Chunk(RowsPerRecord))
+                foreach (var record in JournalRecordFormat.RowRecords(state.Entries()))
                 {
-                    await PublishAsync(channel, new Record { Kind = "rows", Rows = [.. chunk.Select(RowDto.From)] }, ct);
+                    await PublishAsync(channel, record, ct);
                     written++;
                 }
 
                 // The last holder's term, and whether it let go cleanly, survive the compaction.
-                await PublishAsync(channel, new Record { Kind = state.CleanlyReleased ? "released" : "acquired", Term = state.Term, By = "compaction" }, ct);
+                await PublishAsync(channel, JournalRecordFormat.Marker(state.CleanlyReleased ? "released" : "acquired", state.Term, "compaction"), ct);
                 await channel.BasicAckAsync(lastTag, multiple: true, ct);
                 Interlocked.Exchange(ref _bytes, 0);
+            }
+            else if (read == 1 && unreadable == 1)
+            {
+                await channel.BasicAckAsync(lastTag, multiple: false, ct); // moved to the unreadable queue
             }
             else if (read == 1)
             {
@@ -151,7 +159,7 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
         }
     }
 
-    private static void Fold(JournalState state, Record record)
+    private static void Fold(JournalState state, JournalRecordFormat.Record record)
     {
         switch (record.Kind)
         {
@@ -170,21 +178,8 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
         }
     }
 
-    private static Record? Deserialize(ReadOnlySpan<byte> body)
+    private async Task<int> PublishAsync(IChannel channel, byte[] body, CancellationToken ct)
     {
-        try
-        {
-            return JsonSerializer.Deserialize<Record>(body, Json);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    private async Task<int> PublishAsync(IChannel channel, Record record, CancellationToken ct)
-    {
-        var body = JsonSerializer.SerializeToUtf8Bytes(record, Json);
         await channel.BasicPublishAsync("", Queue, mandatory: false, new BasicProperties { ContentType = "application/json", Persistent = true }, body, ct);
         return body.Length;
     }
@@ -193,40 +188,5 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     {
         if (_lock is not null) await CloseQuietlyAsync(_lock);
         await _broker.DisposeAsync();
-    }
-
-    private sealed class Record
-    {
-        [JsonPropertyName("t")] public string Kind { get; set; } = "rows";
-        [JsonPropertyName("term")] public long Term { get; set; }
-        [JsonPropertyName("by")] public string? By { get; set; }
-        [JsonPropertyName("rows")] public List<RowDto>? Rows { get; set; }
-    }
-
-    /// <summary>One row. Times are UTC ticks (exact: events compare to the tick).</summary>
-    private sealed class RowDto
-    {
-        [JsonPropertyName("s")] public string Schema { get; set; } = "";
-        [JsonPropertyName("k")] public string Key { get; set; } = "";
-        [JsonPropertyName("l")] public Dictionary<string, LabelDto> Labels { get; set; } = [];
-        [JsonPropertyName("d")] public long? Deleted { get; set; }
-        [JsonPropertyName("e")] public List<EventCopy>? Events { get; set; }
-        [JsonPropertyName("r")] public bool Replaces { get; set; }
-
-        public static RowDto From(JournalEntry e) => new()
-        {
-            Schema = e.SchemaId, Key = e.Key, Deleted = e.DeletedAt?.UtcTicks, Replaces = e.ReplacesEvents, Events = e.Events.Count == 0 ? null : [.. e.Events],
-            Labels = e.Labels.ToDictionary(l => l.Key, l => new LabelDto { Value = l.Value.Value, At = l.Value.At.UtcTicks }, StringComparer.Ordinal),
-        };
-
-        public JournalEntry ToEntry() => new(Schema, Key,
-            Labels.ToDictionary(l => l.Key, l => (l.Value.Value, new DateTimeOffset(l.Value.At, TimeSpan.Zero)), StringComparer.Ordinal),
-            Deleted is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null, Events ?? [], Replaces);
-    }
-
-    private sealed class LabelDto
-    {
-        [JsonPropertyName("v")] public string? Value { get; set; }
-        [JsonPropertyName("a")] public long At { get; set; }
     }
 }

@@ -42,7 +42,7 @@ public static partial class Log
     [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "The row journal {Queue} could not be compacted ({Problem}); it is tried again after more appends")]
     public static partial void JournalNotCompacted(ILogger logger, string queue, string problem);
 
-    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} journaled rows from {Records} records of {Queue}; compacted to {Written} records ({Unreadable} unreadable records dropped)")]
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} journaled rows from {Records} records of {Queue}; compacted to {Written} records ({Unreadable} unreadable records moved to {Queue}_unreadable)")]
     public static partial void JournalLoaded(ILogger logger, int rows, int records, string queue, int written, int unreadable);
 
     [LoggerMessage(EventId = 116, Level = LogLevel.Information, Message = "Holding the row journal {Queue}: this replica is the one that writes")]

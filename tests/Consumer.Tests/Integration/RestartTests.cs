@@ -3,6 +3,7 @@ using FlashdutySync.Sync;
 using FlashdutySync.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
 
 namespace FlashdutySync.Tests.Integration;
 
@@ -124,6 +125,53 @@ public sealed class RestartTests(RabbitMqFixture broker)
             await using var channel = await broker.Connection.CreateChannelAsync();
             await channel.QueueDeleteAsync(options.Value.JournalQueue, ifUnused: false, ifEmpty: false);
             await channel.QueueDeleteAsync(options.Value.LockQueue, ifUnused: false, ifEmpty: false);
+        }
+    }
+
+    [Fact]
+    public async Task TheRowJournal_ReadsRecordsOfTheEarlierFormat_AndSetsAsideWhatItCannotRead_InsteadOfDroppingIt()
+    {
+        var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-journal-{Guid.NewGuid():N}"[..24] });
+        var unreadable = options.Value.JournalUnreadableQueue;
+        await using var journal = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+        try
+        {
+            await using (var setup = await broker.Connection.CreateChannelAsync())
+            {
+                await setup.QueueDeclareAsync(options.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false);
+                // As the version before the one-letter copies wrote it.
+                var legacy = """{"t":"rows","rows":[{"s":"s1","k":"web-1","l":{"owner":{"v":"alice","a":638660000000000000}},"e":[{"EventType":"inventory.owner-changed","MessageId":"m1","ContentType":"application/json","Body":"e30=","Headers":{},"InputAddress":null,"OccurredAt":"2026-11-01T12:00:00+00:00","Description":"d1"}],"r":false}]}"""u8.ToArray();
+                await setup.BasicPublishAsync("", options.Value.JournalQueue, mandatory: false, new BasicProperties(), legacy);
+                await setup.BasicPublishAsync("", options.Value.JournalQueue, mandatory: false, new BasicProperties(), "not json at all"u8.ToArray());
+                await setup.BasicPublishAsync("", options.Value.JournalQueue, mandatory: false, new BasicProperties(), """{"t":"from-a-newer-version"}"""u8.ToArray());
+            }
+
+            await journal.AcquireAsync(CancellationToken.None);
+            var loaded = await journal.LoadAsync(CancellationToken.None);
+            var row = loaded.Schemas["s1"]["web-1"];
+            Assert.Equal("alice", row.Labels["owner"].Value);
+            Assert.Equal("m1", Assert.Single(row.Events).MessageId);
+            Assert.Equal("{}"u8.ToArray(), row.Events[0].Body);
+
+            await using var channel = await broker.Connection.CreateChannelAsync();
+            var bodies = new List<string>();
+            while (await channel.BasicGetAsync(unreadable, autoAck: true) is { } got) bodies.Add(System.Text.Encoding.UTF8.GetString(got.Body.Span));
+            Assert.Equal(["not json at all", """{"t":"from-a-newer-version"}"""], bodies);
+
+            // Compacted into the current format, which the next load reads the same.
+            await journal.ReleaseAsync(clean: true, CancellationToken.None);
+            await using var next = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+            await next.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            var again = (await next.LoadAsync(CancellationToken.None)).Schemas["s1"]["web-1"];
+            Assert.Equal(("alice", row.Labels["owner"].At), again.Labels["owner"]);
+            Assert.Equal(["m1"], again.Events.Select(e => e.MessageId));
+            Assert.Equal(0u, await CountAsync(unreadable));
+        }
+        finally
+        {
+            await using var channel = await broker.Connection.CreateChannelAsync();
+            foreach (var queue in new[] { options.Value.JournalQueue, options.Value.LockQueue, unreadable })
+                await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
         }
     }
 

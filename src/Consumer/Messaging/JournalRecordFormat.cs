@@ -1,0 +1,133 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FlashdutySync.Sync;
+
+namespace FlashdutySync.Messaging;
+
+/// <summary>
+/// How the row journal's records look in RabbitMQ: JSON with one-letter names (a record is written for every batch,
+/// so its size is the journal's cost to the broker). Rows go in records of at most <see cref="MaxRecordBytes"/>:
+/// RabbitMQ 4.x refuses messages over 16 MiB by default.
+/// </summary>
+internal static class JournalRecordFormat
+{
+    public const int MaxRecordBytes = 4 << 20;
+    private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    private static readonly byte[] RowsHead = """{"t":"rows","rows":["""u8.ToArray();
+    private static readonly byte[] RowsTail = "]}"u8.ToArray();
+
+    /// <summary>The entries as records of at most <see cref="MaxRecordBytes"/> each (a single larger row gets one of its own).</summary>
+    public static IEnumerable<byte[]> RowRecords(IEnumerable<JournalEntry> entries, int maxBytes = MaxRecordBytes)
+    {
+        using var record = new MemoryStream();
+        var rows = 0;
+        foreach (var entry in entries)
+        {
+            var row = JsonSerializer.SerializeToUtf8Bytes(RowDto.From(entry), Json);
+            if (rows > 0 && record.Length + 1 + row.Length + RowsTail.Length > maxBytes)
+            {
+                yield return Close(record);
+                rows = 0;
+            }
+
+            if (rows == 0)
+            {
+                record.SetLength(0);
+                record.Write(RowsHead);
+            }
+            else
+            {
+                record.WriteByte((byte)',');
+            }
+
+            record.Write(row);
+            rows++;
+        }
+
+        if (rows > 0) yield return Close(record);
+    }
+
+    private static byte[] Close(MemoryStream record)
+    {
+        record.Write(RowsTail);
+        return record.ToArray();
+    }
+
+    public static byte[] Marker(string kind, long term, string by) => JsonSerializer.SerializeToUtf8Bytes(new Record { Kind = kind, Term = term, By = by }, Json);
+
+    /// <summary>Null when the bytes are not a record this version reads.</summary>
+    public static Record? Read(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<Record>(body, Json) is { Kind: "rows" or "acquired" or "released" } record ? record : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    internal sealed class Record
+    {
+        [JsonPropertyName("t")] public string Kind { get; set; } = "";
+        [JsonPropertyName("term")] public long Term { get; set; }
+        [JsonPropertyName("by")] public string? By { get; set; }
+        [JsonPropertyName("rows")] public List<RowDto>? Rows { get; set; }
+    }
+
+    /// <summary>One row. Times are UTC ticks (exact: events compare to the tick).</summary>
+    internal sealed class RowDto
+    {
+        [JsonPropertyName("s")] public string Schema { get; set; } = "";
+        [JsonPropertyName("k")] public string Key { get; set; } = "";
+        [JsonPropertyName("l")] public Dictionary<string, LabelDto> Labels { get; set; } = [];
+        [JsonPropertyName("d")] public long? Deleted { get; set; }
+        // Copies as written before the one-letter form (kept readable: a journal outlives the version that wrote it).
+        [JsonPropertyName("e")] public List<EventCopy>? LegacyEvents { get; set; }
+        [JsonPropertyName("c")] public List<CopyDto>? Events { get; set; }
+        [JsonPropertyName("r")] public bool Replaces { get; set; }
+
+        public static RowDto From(JournalEntry e) => new()
+        {
+            Schema = e.SchemaId, Key = e.Key, Deleted = e.DeletedAt?.UtcTicks, Replaces = e.ReplacesEvents,
+            Events = e.Events.Count == 0 ? null : [.. e.Events.Select(CopyDto.From)],
+            Labels = e.Labels.ToDictionary(l => l.Key, l => new LabelDto { Value = l.Value.Value, At = l.Value.At.UtcTicks }, StringComparer.Ordinal),
+        };
+
+        public JournalEntry ToEntry() => new(Schema, Key,
+            Labels.ToDictionary(l => l.Key, l => (l.Value.Value, new DateTimeOffset(l.Value.At, TimeSpan.Zero)), StringComparer.Ordinal),
+            Deleted is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null, [.. LegacyEvents ?? [], .. (Events ?? []).Select(c => c.ToCopy())], Replaces);
+    }
+
+    internal sealed class LabelDto
+    {
+        [JsonPropertyName("v")] public string? Value { get; set; }
+        [JsonPropertyName("a")] public long At { get; set; }
+    }
+
+    /// <summary>An event copy; the common content type and empty headers are left out.</summary>
+    internal sealed class CopyDto
+    {
+        private const string Json = "application/json";
+
+        [JsonPropertyName("t")] public string Type { get; set; } = "";
+        [JsonPropertyName("m")] public string? MessageId { get; set; }
+        [JsonPropertyName("c")] public string? ContentType { get; set; }
+        [JsonPropertyName("b")] public byte[] Body { get; set; } = [];
+        [JsonPropertyName("h")] public Dictionary<string, string>? Headers { get; set; }
+        [JsonPropertyName("i")] public string? InputAddress { get; set; }
+        [JsonPropertyName("o")] public long OccurredAt { get; set; }
+        [JsonPropertyName("d")] public string Description { get; set; } = "";
+
+        public static CopyDto From(EventCopy c) => new()
+        {
+            Type = c.EventType, MessageId = c.MessageId, ContentType = c.ContentType == Json ? null : c.ContentType ?? "", Body = c.Body,
+            Headers = c.Headers.Count == 0 ? null : new Dictionary<string, string>(c.Headers, StringComparer.Ordinal), InputAddress = c.InputAddress,
+            OccurredAt = c.OccurredAt.UtcTicks, Description = c.Description,
+        };
+
+        public EventCopy ToCopy() => new(Type, MessageId, ContentType is null ? Json : ContentType.Length == 0 ? null : ContentType, Body,
+            Headers ?? new Dictionary<string, string>(StringComparer.Ordinal), InputAddress, new DateTimeOffset(OccurredAt, TimeSpan.Zero), Description);
+    }
+}
