@@ -1,7 +1,9 @@
 using FlashdutySync;
 using FlashdutySync.Check;
+using FlashdutySync.Reconcile;
 
 if (args is [CheckCommand.Verb, .. var rest]) return await CheckCommand.RunAsync(rest, Console.Out);
+if (args is [ReconcileCommand.Verb, .. var options]) return await ReconcileCommand.RunAsync(options, Console.Out, Console.Error);
 
 var app = ServiceApp.Build(args);
 await app.RunAsync();

@@ -1,6 +1,7 @@
 using FlashdutySync.Flashduty;
 using FlashdutySync.Health;
 using FlashdutySync.Messaging;
+using FlashdutySync.Reconcile;
 using FlashdutySync.Telemetry;
 
 namespace FlashdutySync;
@@ -21,6 +22,7 @@ public static class ServiceApp
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapHealth();
+        app.MapReconcile();
         return app;
     }
 }

@@ -127,6 +127,19 @@ public sealed partial class SimulatorState
         UpsertRows(schema, docs);
     }
 
+    /// <summary>Deletes rows directly, as someone in Flashduty's console would (tests of drift repair); returns how many.</summary>
+    public int RemoveRows(string schemaId, Func<IReadOnlyDictionary<string, string>, bool> which)
+    {
+        ArgumentNullException.ThrowIfNull(which);
+        var schema = GetSchema(schemaId) ?? throw new ArgumentException($"unknown schema '{schemaId}'", nameof(schemaId));
+        lock (schema.Sync)
+        {
+            var keys = schema.Rows.Where(r => which(r.Value.Fields)).Select(r => r.Key).ToList();
+            foreach (var key in keys) schema.Rows.Remove(key);
+            return keys.Count;
+        }
+    }
+
     /// <summary>Clears the counters and recent requests; with <paramref name="rows"/> also every row.</summary>
     public void Reset(bool rows = false)
     {

@@ -28,6 +28,9 @@ internal sealed class KeyState(string key)
     /// <summary>A write landed since the row was last journaled: its next record replaces the row's event copies.</summary>
     public bool CopiesSettled { get; set; }
 
+    /// <summary>The queued write repairs drift (counted when it lands).</summary>
+    public RepairKind Repair { get; set; }
+
     /// <summary>The row Flashduty will hold once everything queued is written.</summary>
     public IReadOnlyDictionary<string, string>? Latest => Pending is { } p ? p.Target : InFlight is { } f ? f.Target : Confirmed;
 }

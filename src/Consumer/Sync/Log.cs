@@ -66,4 +66,9 @@ public static partial class Log
     [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Became the active consumer but could not read {Problem}; no event is applied until it can, trying again in {Delay}")]
     public static partial void ReloadFailed(ILogger logger, string problem, TimeSpan delay);
 
+    [LoggerMessage(EventId = 122, Level = LogLevel.Information, Message = "Drift repair of schema {SchemaId}: {Rows} rows in Flashduty; {Missing} missing, {Differing} with other values and {NotGone} of decommissioned hosts queued to be written again; {Foreign} rows no event set {ForeignFate}")]
+    public static partial void Reconciled(ILogger logger, string schemaId, int rows, int missing, int differing, int notGone, int foreign, string foreignFate);
+
+    [LoggerMessage(EventId = 123, Level = LogLevel.Warning, Message = "Drift repair of schema {SchemaId} could not download its rows ({Problem}); it runs again in {Interval}")]
+    public static partial void ReconcileFailed(ILogger logger, string schemaId, string problem, TimeSpan interval);
 }

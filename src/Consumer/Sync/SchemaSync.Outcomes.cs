@@ -19,6 +19,7 @@ internal sealed partial class SchemaSync
                 state.Confirmed = write.Target;
                 state.RemoteKey = write.Target is null ? null : keys?[i] ?? state.RemoteKey;
                 state.InFlight = null;
+                RepairLanded(state);
                 CopiesSettled(state);
                 foreach (var waiter in write.Waiters)
                 {

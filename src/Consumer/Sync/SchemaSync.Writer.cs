@@ -20,6 +20,21 @@ internal sealed partial class SchemaSync
         // A new holder whose predecessor did not let go cleanly waits out the longest request it could still have in flight.
         var wait = NotBefore - _time.GetUtcNow();
         if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var reconciling = ReconcileEveryIntervalAsync(ct);
+        try
+        {
+            await WriteUntilEndAsync(stopping, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Comparisons asked for and not served: the term ended first.
+            while (_reconciles.Reader.TryRead(out var asked)) asked.Done.TrySetCanceled(CancellationToken.None);
+            await reconciling.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task WriteUntilEndAsync(CancellationToken stopping, CancellationToken ct)
+    {
         while (true)
         {
             try
@@ -55,7 +70,8 @@ internal sealed partial class SchemaSync
         while (await _signal.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
         {
             _signal.Reader.TryRead(out _);
-            while (!ct.IsCancellationRequested && await UntilWorthWritingAsync(ct).ConfigureAwait(false) && TakeBatch() is { Count: > 0 } batch)
+            while (!ct.IsCancellationRequested && await ReconciledAsync(ct).ConfigureAwait(false) && await UntilWorthWritingAsync(ct).ConfigureAwait(false) &&
+                   TakeBatch() is { Count: > 0 } batch)
             {
                 var upsert = batch[0].InFlight!.Target is not null;
                 bool fine;
@@ -72,6 +88,13 @@ internal sealed partial class SchemaSync
                 if (!fine) await Task.Delay(_options.ProbeInterval, _time, ct).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>Serves the comparisons asked for (see the Reconcile part) between writes: always true.</summary>
+    private async Task<bool> ReconciledAsync(CancellationToken ct)
+    {
+        await ServeReconcilesAsync(ct).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Waits until <see cref="WritePolicy"/> says to write; false when nothing is pending.</summary>

@@ -45,6 +45,18 @@ public sealed class SyncOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
     public TimeSpan StreamQuietPeriod { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// How often each schema's rows are downloaded and compared with what the events set, and what differs written
+    /// again (drift repair: a row edited in the console, a CSV upload, a lost row). Zero: never. Default 1 h: one
+    /// download per schema an hour (plus one request per 1,000 rows that differ) against a budget of 60,000 requests
+    /// an hour, and drift lasts an hour at most.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00")]
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Drift repair also deletes rows Flashduty holds that no event ever set (data/delete, 100 keys a call). Default false.</summary>
+    public bool Prune { get; set; }
+
     /// <summary>Warn when a schema is this full (fraction of its cap). Default 0.9.</summary>
     [Range(0.0, 1.0)]
     public double FillWarning { get; set; } = 0.9;

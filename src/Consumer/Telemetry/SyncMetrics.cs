@@ -22,6 +22,9 @@ public sealed class SyncMetrics
         RequestDuration = meter.CreateHistogram<double>("flashduty.request.duration", "ms", "Duration of one Flashduty attempt");
         EventsPerRequest = meter.CreateHistogram<double>("sync.coalescing.events_per_request", "{event}", "Events carried by one write");
         Freshness = meter.CreateHistogram<double>("sync.freshness", "ms", "From an event's occurredAt to Flashduty confirming its row");
+        ReconcileDifferent = meter.CreateCounter<long>("sync.reconcile.different", "{row}", "Rows drift repair found different from what the events set, per schema");
+        ReconcileRepaired = meter.CreateCounter<long>("sync.reconcile.repaired", "{row}", "Rows drift repair wrote again, per schema");
+        ReconcilePruned = meter.CreateCounter<long>("sync.reconcile.pruned", "{row}", "Rows no event set that drift repair deleted (Sync:Prune), per schema");
     }
 
     /// <summary>Observes, per schema: keys with a write pending, rows held, and the fill level against the cap.</summary>
@@ -45,4 +48,7 @@ public sealed class SyncMetrics
     public Histogram<double> RequestDuration { get; }
     public Histogram<double> EventsPerRequest { get; }
     public Histogram<double> Freshness { get; }
+    public Counter<long> ReconcileDifferent { get; }
+    public Counter<long> ReconcileRepaired { get; }
+    public Counter<long> ReconcilePruned { get; }
 }
