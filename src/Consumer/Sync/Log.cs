@@ -66,4 +66,10 @@ public static partial class Log
     [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Became the active consumer but could not read {Problem}; no event is applied until it can, trying again in {Delay}")]
     public static partial void ReloadFailed(ILogger logger, string problem, TimeSpan delay);
 
+
+    [LoggerMessage(EventId = 140, Level = LogLevel.Information, Message = "Schema {SchemaId} is filled through its mapping ({ConfigPath}): {Mapping}")]
+    public static partial void MappingUsed(ILogger logger, string schemaId, string configPath, string mapping);
+
+    [LoggerMessage(EventId = 141, Level = LogLevel.Warning, Message = "{Warning}")]
+    public static partial void MappingWarning(ILogger logger, string warning);
 }
