@@ -2,6 +2,7 @@ using System.CommandLine;
 using Inventory.Contracts;
 using InventoryPublisher;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 
 var broker = new Option<Uri>("--broker") { Description = "RabbitMQ address", CustomParser = ParseUri, DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("RabbitMq__Uri") ?? "amqp://guest:guest@localhost:5672/") };
 var raw = new Option<bool>("--raw") { Description = "Publish plain JSON, as a non-.NET publisher would (default: MassTransit with the contract types)" };
@@ -50,9 +51,14 @@ decommissioned.SetAction((p, ct) => PublishAsync(p, InventoryExchanges.HostDecom
 }, ct));
 
 var csvFile = new Option<FileInfo>("--csv") { Description = "CSV with a header: host,owner,team,service[,extra labels]", Required = true };
-var import = new Command("import", "Publish a HostProvisioned for every row of a CSV (plain JSON), with progress");
-import.Options.Add(csvFile);
-import.Options.Add(at);
+var prune = new Option<bool>("--prune") { Description = "After the import, publish a HostDecommissioned for every host Flashduty's host-keyed schemas hold but the CSV lacks (reads Flashduty with the service's configuration: Flashduty__* and --settings)" };
+var dryRun = new Option<bool>("--dry-run") { Description = "Print the counts, then every event that would be published and every row that would be deleted; publish nothing" };
+var force = new Option<bool>("--force") { Description = "Prune even past --max-prune-share of a schema's rows" };
+var maxShare = new Option<double>("--max-prune-share") { Description = "Share of a schema's rows a prune may delete without --force", DefaultValueFactory = _ => PrunePlan.DefaultMaxShare };
+maxShare.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0 or > 1) r.AddError("--max-prune-share is a share between 0 and 1 (0.1 = 10%)"); });
+var settings = new Option<FileInfo?>("--settings") { Description = "The service's appsettings.json, read before the environment (Flashduty__*), for --prune" };
+var import = new Command("import", "Publish a HostProvisioned for every row of a CSV (plain JSON), with progress; --prune makes Flashduty's host-keyed schemas equal to it");
+foreach (var option in new Option[] { csvFile, at, prune, dryRun, force, maxShare, settings }) import.Options.Add(option);
 import.SetAction(async (p, ct) =>
 {
     var file = p.GetValue(csvFile)!;
@@ -62,24 +68,12 @@ import.SetAction(async (p, ct) =>
         return 2;
     }
 
+    var configuration = new ConfigurationBuilder();
+    if (p.GetValue(settings) is { } json) configuration.AddJsonFile(json.FullName, optional: false);
+    configuration.AddEnvironmentVariables();
     using var reader = file.OpenText();
-    await using var publisher = await RawPublisher.ConnectAsync(p.GetValue(broker)!, ct: ct);
-    var count = 0;
-    var pending = new List<Task>();
-    foreach (var e in CsvImport.Read(reader, p.GetValue(at) ?? DateTimeOffset.UtcNow))
-    {
-        pending.Add(publisher.PublishAsync(InventoryExchanges.HostProvisioned, e, ct: ct).AsTask());
-        if (++count % 1000 == 0)
-        {
-            await Task.WhenAll(pending);
-            pending.Clear();
-            Console.Error.Write($"\rpublished {count} hosts");
-        }
-    }
-
-    await Task.WhenAll(pending);
-    Console.Error.WriteLine($"\rpublished {count} hosts from {file.Name}");
-    return 0;
+    return await CsvResync.RunAsync(new ResyncRequest(reader, file.Name, p.GetValue(at) ?? DateTimeOffset.UtcNow, p.GetValue(broker)!, p.GetValue(prune), p.GetValue(dryRun),
+        p.GetValue(force), p.GetValue(maxShare)), configuration.Build(), Console.Out, Console.Error, ct);
 });
 root.Subcommands.Add(import);
 

@@ -17,9 +17,9 @@ internal sealed class CheckRun(FlashdutyClient client, AccountRateLimiter limite
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
-        var ids = flashduty.SchemaIds;
+        var schemas = flashduty.ConfiguredSchemas();
         report.Line(string.Create(CultureInfo.InvariantCulture,
-            $"check: Flashduty at {flashduty.BaseUrl}, {ids.Count} schema(s) in Flashduty:SchemaIds; read-only, through the service's limiter ({flashduty.RateLimit.PerSecond}/s, {flashduty.RateLimit.PerMinute}/min), at most {Budget(ids.Count)} requests"));
+            $"check: Flashduty at {flashduty.BaseUrl}, {schemas.Count} schema(s) in Flashduty:SchemaIds and Flashduty:Schemas; read-only, through the service's limiter ({flashduty.RateLimit.PerSecond}/s, {flashduty.RateLimit.PerMinute}/min), at most {Budget(schemas.Count)} requests"));
         SchemaList list;
         try
         {
@@ -34,9 +34,9 @@ internal sealed class CheckRun(FlashdutyClient client, AccountRateLimiter limite
         report.Line($"key: accepted (schema/list names {list.Items.Count} of the account's {list.Total} schema(s))");
         report.Line("  note: check only reads; whether the key may write (the \"Mappings Manage\" permission) shows at the service's first write");
         var check = new SchemaCheck(client, flashduty, sync, queues, report);
-        for (var i = 0; i < ids.Count; i++)
+        foreach (var (schemaId, mapping) in schemas)
         {
-            await check.RunAsync(ids[i], i, list.Items.FirstOrDefault(s => s.SchemaId == ids[i]), ct);
+            await check.RunAsync(schemaId, mapping, list.Items.FirstOrDefault(s => s.SchemaId == schemaId), ct);
         }
 
         return report.Finish(limiter.Acquired);

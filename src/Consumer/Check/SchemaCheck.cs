@@ -16,12 +16,12 @@ internal sealed class SchemaCheck(FlashdutyClient client, FlashdutyOptions flash
     private const string HostLabel = "host";
     private const int ShownChars = 60;
 
-    public async Task RunAsync(string schemaId, int index, SchemaInfo? listed, CancellationToken ct)
+    public async Task RunAsync(string schemaId, LabelMapping mapping, SchemaInfo? listed, CancellationToken ct)
     {
         report.Line();
-        report.Line($"schema {schemaId} (Flashduty:SchemaIds:{index})");
+        report.Line($"schema {schemaId} ({mapping.ConfigPath})");
         // A list item without labels (the list's items are not documented field by field) is asked again.
-        var info = listed is { SourceLabels.Count: > 0 } ? listed : await InfoAsync(schemaId, index, ct);
+        var info = listed is { SourceLabels.Count: > 0 } ? listed : await InfoAsync(schemaId, mapping.ConfigPath, ct);
         if (info is null) return;
         IReadOnlyList<string> source = info.SourceLabels ?? [];
         IReadOnlyList<string> result = info.ResultLabels ?? [];
@@ -30,7 +30,7 @@ internal sealed class SchemaCheck(FlashdutyClient client, FlashdutyOptions flash
         report.Line($"  result labels: {string.Join(", ", result)}");
         var labels = source.Concat(result).ToList();
         await RowsAsync(schemaId, source, labels, ct);
-        Fills(schemaId, source, labels);
+        Fills(schemaId, mapping, source, result);
     }
 
     /// <summary>What an operator should read of a failed call: the action to take when there is one, else the failure.</summary>
@@ -39,7 +39,7 @@ internal sealed class SchemaCheck(FlashdutyClient client, FlashdutyOptions flash
         : ex.IsTransient ? $"{ex.Message}, still after the service's retries: Flashduty, or the network to it, is failing; check Flashduty__BaseUrl and try again"
         : ex.Message;
 
-    private async Task<SchemaInfo?> InfoAsync(string schemaId, int index, CancellationToken ct)
+    private async Task<SchemaInfo?> InfoAsync(string schemaId, string configPath, CancellationToken ct)
     {
         try
         {
@@ -55,7 +55,7 @@ internal sealed class SchemaCheck(FlashdutyClient client, FlashdutyOptions flash
             // ResourceNotFound says the same as data: null.
         }
 
-        report.Problem($"schema {schemaId} does not exist (Flashduty:SchemaIds:{index}): schema/list does not name it and schema/info finds none; create it in Flashduty or fix the id");
+        report.Problem($"schema {schemaId} does not exist ({configPath}): schema/list does not name it and schema/info finds none; create it in Flashduty or fix the id");
         return null;
     }
 
@@ -152,28 +152,18 @@ internal sealed class SchemaCheck(FlashdutyClient client, FlashdutyOptions flash
             report.Line("    (the service takes data/upsert's keys only when they prove themselves so; else it learns a row's key with data/list before deleting it)");
     }
 
-    private void Fills(string schemaId, IReadOnlyList<string> source, List<string> labels)
+    private void Fills(string schemaId, LabelMapping mapping, IReadOnlyList<string> source, IReadOnlyList<string> result)
     {
-        report.Line("  labels, and the event fields that fill them:");
+        report.Line(mapping.IsByName ? "  labels, and the event fields that fill them:" : $"  labels, and what fills them under the mapping ({mapping.ConfigPath}; events {string.Join(", ", mapping.Events.Order())}):");
+        var labels = source.Concat(result).ToList();
         var width = labels.Count == 0 ? 0 : labels.Max(l => l.Length);
-        var unfilled = new List<string>();
-        foreach (var label in labels)
-        {
-            var fill = LabelSources.Describe(label, source);
-            report.Line($"    {label.PadRight(width)} ← {fill.Text}");
-            if (!fill.ByFields) unfilled.Add(label);
-        }
+        foreach (var label in labels) report.Line($"    {label.PadRight(width)} ← {LabelSources.Describe(label, source, mapping).Text}");
 
-        foreach (var label in unfilled)
-        {
-            report.Warning($"schema {schemaId}: label '{label}' is filled by no event field, only by labels.{label} of a HostProvisioned or OwnerChanged: a new row is complete only if publishers send it. " +
-                           $"Rows missing it wait in {queues.WaitQueue} and are set aside to {queues.ErrorQueue} after Sync:MaxIncompleteWait ({sync.MaxIncompleteWait})");
-        }
-
-        if (!source.Contains(HostLabel))
-            report.Warning($"schema {schemaId}: no source label is host, and HostDecommissioned carries only the host: decommissions never reach this schema (its rows stay until removed in Flashduty)");
-        else
-            report.Line(source.Count == 1 ? "  HostDecommissioned deletes the host's row" : "  HostDecommissioned deletes every row of the host");
+        var (errors, warnings) = LabelSources.Fit(schemaId, mapping, source, result, sync.MaxIncompleteWait, queues.WaitQueue, queues.ErrorQueue);
+        foreach (var error in errors) report.Problem(error + "; the service refuses to start with this mapping");
+        foreach (var warning in warnings) report.Warning(warning);
+        if (mapping.HostLabel(source) is { } host)
+            report.Line(source.Count == 1 ? $"  HostDecommissioned deletes the host's row{(host == HostLabel ? "" : $" (by {host})")}" : $"  HostDecommissioned deletes every row of the host{(host == HostLabel ? "" : $" (by {host})")}");
     }
 
     private static string Shown(string text) => text.Length <= ShownChars ? text : text[..ShownChars] + "…";

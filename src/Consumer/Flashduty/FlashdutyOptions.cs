@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using FlashdutySync.Sync;
 using Microsoft.Extensions.Options;
 
 namespace FlashdutySync.Flashduty;
@@ -16,9 +17,32 @@ public sealed class FlashdutyOptions
     // Checked (blank included) by FlashdutyOptionsValidator, which names the key once.
     public string AppKey { get; set; } = "";
 
-    /// <summary>The mapping schemas to keep in step: at least one 24-hex schema id.</summary>
-    [MinLength(1, ErrorMessage = "Flashduty:SchemaIds needs at least one schema id (environment Flashduty__SchemaIds__0)")]
+    /// <summary>
+    /// The mapping schemas to keep in step whose labels are filled by name (24-hex schema ids). With
+    /// <see cref="Schemas"/>, at least one schema in all. Default: none.
+    /// </summary>
     public List<string> SchemaIds { get; set; } = [];
+
+    /// <summary>Schemas with a label mapping of their own (see <see cref="SchemaOptions"/>). Default: none.</summary>
+    public List<SchemaOptions> Schemas { get; set; } = [];
+
+    /// <summary>
+    /// Every configured schema with its mapping, in order: <see cref="SchemaIds"/> (by name), then <see cref="Schemas"/>.
+    /// Call after validation (a mapping that does not parse is left out here; the validator names it).
+    /// </summary>
+    public IReadOnlyList<(string SchemaId, LabelMapping Mapping)> ConfiguredSchemas()
+    {
+        var all = SchemaIds.Select((id, i) => (id, LabelMapping.ByNameAt($"{SectionName}:{nameof(SchemaIds)}:{i}"))).ToList();
+        for (var i = 0; i < Schemas.Count; i++)
+        {
+            if (LabelMapping.Parse(Schemas[i], SchemaPath(i), []) is { } mapping) all.Add((Schemas[i].Id, mapping));
+        }
+
+        return all;
+    }
+
+    /// <summary>Where schema <paramref name="index"/> of <see cref="Schemas"/> is configured, for messages.</summary>
+    public static string SchemaPath(int index) => $"{SectionName}:{nameof(Schemas)}:{index}";
 
     /// <summary>Row cap per schema id, for schemas whose cap is not the default 10,000.</summary>
     public Dictionary<string, int> RowCaps { get; set; } = [];

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using FlashdutySync.Sync;
 using Microsoft.Extensions.Options;
 
 namespace FlashdutySync.Flashduty;
@@ -25,6 +26,19 @@ public sealed partial class FlashdutyOptionsValidator : IValidateOptions<Flashdu
 
         if (options.SchemaIds.Distinct().Count() != options.SchemaIds.Count)
             failures.Add("Flashduty:SchemaIds names a schema twice");
+        if (options.SchemaIds.Count == 0 && options.Schemas.Count == 0)
+            failures.Add("Flashduty:SchemaIds needs at least one schema id (environment Flashduty__SchemaIds__0), or Flashduty:Schemas one schema with a mapping (Flashduty__Schemas__0__Id)");
+        for (var i = 0; i < options.Schemas.Count; i++)
+        {
+            var schema = options.Schemas[i];
+            var path = FlashdutyOptions.SchemaPath(i);
+            if (!SchemaId().IsMatch(schema.Id))
+                failures.Add($"{path}:Id is '{schema.Id}', not a schema id (24 lowercase hex characters)");
+            else if (options.SchemaIds.Contains(schema.Id) || options.Schemas.Take(i).Any(s => s.Id == schema.Id))
+                failures.Add($"{path}:Id: schema {schema.Id} is configured twice (in Flashduty:SchemaIds or an earlier Flashduty:Schemas entry); configure each schema once");
+            LabelMapping.Parse(schema, path, failures);
+        }
+
         if (!options.BaseUrl.IsAbsoluteUri || options.BaseUrl.Scheme is not ("http" or "https"))
             failures.Add($"Flashduty:BaseUrl '{options.BaseUrl}' must be an absolute http(s) URL");
         else if (!string.IsNullOrEmpty(options.BaseUrl.Query))

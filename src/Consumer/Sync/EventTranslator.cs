@@ -29,32 +29,37 @@ public static partial class EventTranslator
     {
         if (string.IsNullOrEmpty(host)) throw Invalid(kind, host, eventId, "host", "is required");
         if (occurredAt == default) throw Invalid(kind, host, eventId, "occurredAt", "is required (RFC 3339)");
-        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        var extraLabels = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (label, value) in extra ?? EmptyLabels)
         {
             if (!LabelName().IsMatch(label)) throw Invalid(kind, host, eventId, $"labels.{label}", "is not a valid label name (^[a-z][a-z0-9_]{0,39}$)");
             if (value is null) throw Invalid(kind, host, eventId, $"labels.{label}", "is null; label values are strings");
-            if (value.Length > 0) labels[label] = value;
+            if (value.Length > 0) extraLabels[label] = value;
         }
 
-        // The event's own fields win over same-named extra labels.
-        labels["host"] = host;
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal) { [EventFields.Host] = host };
         foreach (var (label, value) in named)
         {
-            if (!string.IsNullOrEmpty(value)) labels[label] = value;
+            if (!string.IsNullOrEmpty(value)) fields[label] = value;
         }
 
-        foreach (var (label, value) in labels)
-        {
-            // The service joins a row's source values with U+001F to key it; a value holding one could pass for another row's.
-            if (value.Contains(SchemaDefinition.KeySeparator, StringComparison.Ordinal))
-                throw Invalid(kind, host, eventId, label == "host" || named.Any(n => n.Label == label) ? label : $"labels.{label}", "contains the control character U+001F, which no label value may hold");
-            if (value.Length > MaxValueLength)
-                throw Invalid(kind, host, eventId, label == "host" || named.Any(n => n.Label == label) ? label : $"labels.{label}",
-                    $"is {value.Length} characters long; Flashduty takes at most {MaxValueLength}");
-        }
+        // A schema's mapping may read any of them, so every value is checked (a same-named field shadows a label only by name).
+        foreach (var (label, value) in fields) Check(kind, host, eventId, label, value);
+        foreach (var (label, value) in extraLabels) Check(kind, host, eventId, $"labels.{label}", value);
 
-        return new InventoryEvent(kind, labels, occurredAt, eventId);
+        // By name (no mapping): the event's own fields win over same-named extra labels.
+        var labels = new Dictionary<string, string>(extraLabels, StringComparer.Ordinal);
+        foreach (var (label, value) in fields) labels[label] = value;
+        return new InventoryEvent(kind, labels, occurredAt, eventId) { Fields = fields, Extra = extraLabels };
+    }
+
+    private static void Check(EventKind kind, string host, string? eventId, string field, string value)
+    {
+        // The service joins a row's source values with U+001F to key it; a value holding one could pass for another row's.
+        if (value.Contains(SchemaDefinition.KeySeparator, StringComparison.Ordinal))
+            throw Invalid(kind, host, eventId, field, "contains the control character U+001F, which no label value may hold");
+        if (value.Length > MaxValueLength)
+            throw Invalid(kind, host, eventId, field, $"is {value.Length} characters long; Flashduty takes at most {MaxValueLength}");
     }
 
     private static InvalidEventException Invalid(EventKind kind, string? host, string? eventId, string field, string problem) =>

@@ -71,4 +71,11 @@ public static partial class Log
 
     [LoggerMessage(EventId = 123, Level = LogLevel.Warning, Message = "Drift repair of schema {SchemaId} could not download its rows ({Problem}); it runs again in {Interval}")]
     public static partial void ReconcileFailed(ILogger logger, string schemaId, string problem, TimeSpan interval);
+
+
+    [LoggerMessage(EventId = 140, Level = LogLevel.Information, Message = "Schema {SchemaId} is filled through its mapping ({ConfigPath}): {Mapping}")]
+    public static partial void MappingUsed(ILogger logger, string schemaId, string configPath, string mapping);
+
+    [LoggerMessage(EventId = 141, Level = LogLevel.Warning, Message = "{Warning}")]
+    public static partial void MappingWarning(ILogger logger, string warning);
 }

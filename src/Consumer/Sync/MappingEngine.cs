@@ -40,12 +40,22 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var schemaId in flashduty.Value.SchemaIds)
+        var misfits = new List<string>();
+        foreach (var (schemaId, mapping) in flashduty.Value.ConfiguredSchemas())
         {
-            var slot = new SchemaSlot(schemaId);
+            var slot = new SchemaSlot(schemaId, mapping);
             _slots.Add(slot);
             if (await TryLoadAsync(slot, null, cancellationToken)) continue;
+            if (slot.MappingProblem is { } misfit) misfits.Add(misfit);
             StartProbe(slot);
+        }
+
+        // A mapping that does not fit its schema is a configuration mistake: the start is refused, naming it, as for
+        // any invalid setting. (Found later, when Flashduty was down at start, it leaves the schema not loaded.)
+        if (misfits.Count > 0)
+        {
+            await _stopping.CancelAsync();
+            throw new OptionsValidationException(FlashdutyOptions.SectionName, typeof(FlashdutyOptions), misfits);
         }
 
         metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
@@ -102,8 +112,9 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
                                        $"result labels [{string.Join(",", info.ResultLabels ?? [])}]; a schema has 1–3 source labels and at least one result label");
             }
 
+            if (!MappingFits(slot, info)) return false;
             var cap = options.RowCaps.GetValueOrDefault(slot.SchemaId, options.DefaultRowCap);
-            var schema = new SchemaDefinition(slot.SchemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap);
+            var schema = new SchemaDefinition(slot.SchemaId, info.SchemaName, info.SourceLabels, info.ResultLabels, cap, slot.Mapping);
             var rows = term is null ? await api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), ct)
                 : await Retrying(t => api.DownloadAsync(slot.SchemaId, schema.AllLabels.ToList(), t), $"schema {slot.SchemaId}", scope!.Token);
             LogLoaded(schema, rows);
@@ -144,6 +155,19 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
             // A download in no known shape, an answer that does not parse: this schema waits, the others go on.
             return NotLoaded(slot, ex.Message);
         }
+    }
+
+    /// <summary>Checks the slot's mapping against the schema's labels; logs its warnings once. False, not loaded, when it does not fit.</summary>
+    private bool MappingFits(SchemaSlot slot, SchemaInfo info)
+    {
+        var fit = Check.LabelSources.Fit(slot.SchemaId, slot.Mapping, info.SourceLabels, info.ResultLabels, sync.Value.MaxIncompleteWait);
+        slot.MappingProblem = fit.Errors.Count == 0 ? null : string.Join("; ", fit.Errors);
+        if (slot.MappingProblem is { } problem) return NotLoaded(slot, problem);
+        if (slot.MappingReported) return true;
+        slot.MappingReported = true;
+        if (!slot.Mapping.IsByName) Log.MappingUsed(logger, slot.SchemaId, slot.Mapping.ConfigPath, slot.Mapping.Describe());
+        foreach (var warning in fit.Warnings) Log.MappingWarning(logger, warning);
+        return true;
     }
 
     private bool NotLoaded(SchemaSlot slot, string problem)

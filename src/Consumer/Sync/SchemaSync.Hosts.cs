@@ -8,8 +8,8 @@ namespace FlashdutySync.Sync;
 /// </summary>
 internal sealed partial class SchemaSync
 {
-    // Schemas keyed by the host and other labels: a decommission names only the host, so it finds its rows here.
-    private const string HostLabel = "host";
+    // Schemas keyed by the host (the source label the mapping fills from it) and other labels: a decommission
+    // names only the host, so it finds its rows here.
     private const char Separator = SchemaDefinition.KeySeparator;
     private readonly bool _hostKeyed;
     private readonly int _hostIndex;
@@ -25,7 +25,7 @@ internal sealed partial class SchemaSync
             if (_stopping) return Task.FromResult(KeyOutcome.Released);
             if (!_hostDeletedAt.TryGetValue(host, out var before) || before < e.OccurredAt) _hostDeletedAt[host] = e.OccurredAt;
             if (_hostDeletedAt.Count % 1024 == 0) ForgetOldTombstones();
-            outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, batch, copy)).ToList() : [];
+            outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, e.Labels, batch, copy)).ToList() : [];
         }
 
         return outcomes.Count switch

@@ -83,11 +83,11 @@ internal sealed partial class SchemaSync
         {
             foreach (var row in rows)
             {
-                if (Schema.KeyOf(row) is not { } key || !Schema.AllLabels.All(row.ContainsKey) ||
+                if (Schema.KeyOf(row) is not { } key || !_labels.All(row.ContainsKey) ||
                     Schema.SourceLabels.Any(l => row[l].Contains(Separator, StringComparison.Ordinal))) continue;
                 var state = NewKey(key);
-                state.Confirmed = Schema.AllLabels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal);
-                foreach (var label in Schema.AllLabels) state.Labels[label] = new Stamped(row[label], DateTimeOffset.MinValue);
+                state.Confirmed = _labels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal);
+                foreach (var label in _labels) state.Labels[label] = new Stamped(row[label], DateTimeOffset.MinValue);
             }
 
             _projectedRows = _keys.Values.Count(k => k.Latest is not null);

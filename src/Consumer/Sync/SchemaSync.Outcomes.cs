@@ -66,7 +66,7 @@ internal sealed partial class SchemaSync
                     var wasLive = state.Latest is not null;
                     state.InFlight = null;
                     // Forget the refused values; what Flashduty holds stays the truth for the next event.
-                    foreach (var label in Schema.AllLabels)
+                    foreach (var label in _labels)
                     {
                         state.Labels[label] = state.Labels.GetValueOrDefault(label) with { Value = state.Confirmed?.GetValueOrDefault(label) };
                     }

@@ -33,6 +33,7 @@ internal sealed partial class SchemaSync
     private bool _warnedFull;
 
     private readonly InflowTracker _inflow;
+    private readonly IReadOnlyList<string> _labels;
     private readonly IRefusedEvents _refused;
 
     public SchemaSync(SchemaDefinition schema, IMappingApi api, SyncOptions options, InflowTracker inflow, IRefusedEvents refused, SyncMetrics metrics, ILogger logger,
@@ -41,7 +42,8 @@ internal sealed partial class SchemaSync
         _inflow = inflow;
         _refused = refused;
         Schema = schema;
-        _hostIndex = schema.SourceLabels.ToList().IndexOf(HostLabel);
+        _labels = schema.AllLabels;
+        _hostIndex = schema.HostLabel is { } hostLabel ? schema.SourceLabels.ToList().IndexOf(hostLabel) : -1;
         _hostKeyed = schema.SourceLabels.Count > 1 && _hostIndex >= 0;
         _api = api;
         _options = options;
@@ -69,16 +71,18 @@ internal sealed partial class SchemaSync
     /// </summary>
     public Task<KeyOutcome>? Apply(InventoryEvent e, ActivityContext batch, EventCopy? copy = null)
     {
-        if (Schema.KeyOf(e.Labels) is { } key)
+        // The schema's mapping says which of its labels the event sets; an event that does not feed it is no news here.
+        if (Schema.Labels.LabelsOf(e, _labels) is not { } labels) return null;
+        if (Schema.KeyOf(labels) is { } key)
         {
-            lock (_sync) return ApplyToKey(key, e, batch, copy);
+            lock (_sync) return ApplyToKey(key, e, labels, batch, copy);
         }
 
-        return e.Kind == EventKind.HostDecommissioned && _hostKeyed && e.Labels.TryGetValue(HostLabel, out var host) ? DecommissionHost(host, e, batch, copy) : null;
+        return e.Kind == EventKind.HostDecommissioned && _hostKeyed && e.Host is { } host ? DecommissionHost(host, e, batch, copy) : null;
     }
 
     /// <summary>Applies the event to one row. Under the lock.</summary>
-    private Task<KeyOutcome> ApplyToKey(string key, InventoryEvent e, ActivityContext batch, EventCopy? copy)
+    private Task<KeyOutcome> ApplyToKey(string key, InventoryEvent e, IReadOnlyDictionary<string, string> labels, ActivityContext batch, EventCopy? copy)
     {
         if (_stopping) return Task.FromResult(KeyOutcome.Released);
         if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
@@ -88,7 +92,7 @@ internal sealed partial class SchemaSync
         var atCap = latest is null && _projectedRows >= Schema.RowCap;
         var before = atCap ? state.Labels.ToDictionary() : null;
         var deletedBefore = state.DeletedAt;
-        var contributed = Merge(state, e);
+        var contributed = Merge(state, e, labels);
         // Every label it carries was already set by a newer event: it changes nothing (most events of a flood
         // that arrives out of time order; no target row, waiter or superseding to compute).
         if (contributed.Count == 0) return ChangesNothing;
@@ -124,7 +128,7 @@ internal sealed partial class SchemaSync
 
         if (target is null && e.Kind != EventKind.HostDecommissioned)
         {
-            var missing = Schema.AllLabels.Where(l => state.Labels.GetValueOrDefault(l).Value is null).ToList();
+            var missing = _labels.Where(l => state.Labels.GetValueOrDefault(l).Value is null).ToList();
             return Task.FromResult(new KeyOutcome(OutcomeKind.Incomplete,
                 $"row '{Display(key)}' of schema {Schema.SchemaId} misses labels {string.Join(", ", missing)}"));
         }
@@ -133,7 +137,7 @@ internal sealed partial class SchemaSync
     }
 
     /// <summary>Applies the event's labels that are newer than what the key has; returns the ones it set.</summary>
-    private HashSet<string> Merge(KeyState state, InventoryEvent e)
+    private HashSet<string> Merge(KeyState state, InventoryEvent e, IReadOnlyDictionary<string, string> labels)
     {
         var contributed = new HashSet<string>(StringComparer.Ordinal);
         if (e.Kind == EventKind.HostDecommissioned)
@@ -142,7 +146,7 @@ internal sealed partial class SchemaSync
             state.DeletedAt = e.OccurredAt;
             // Every label, also those no event has set yet: a provision older than the decommission that is consumed
             // after it (another event type, another batch) must not create the row, however old both are.
-            foreach (var label in Schema.AllLabels)
+            foreach (var label in _labels)
             {
                 if (!state.Labels.TryGetValue(label, out var stamped) || stamped.At <= e.OccurredAt) state.Labels[label] = new Stamped(null, e.OccurredAt);
             }
@@ -153,17 +157,17 @@ internal sealed partial class SchemaSync
 
         // An event older than the host's decommissioning may not bring the row back.
         if (state.DeletedAt is { } deleted && e.OccurredAt < deleted && _time.GetUtcNow() - deleted < _options.DeleteRetention) return contributed;
-        foreach (var label in Schema.AllLabels)
+        foreach (var label in _labels)
         {
-            if (!e.Labels.TryGetValue(label, out var value)) continue;
+            if (!labels.TryGetValue(label, out var value)) continue;
             // Equal times: the later arrival wins.
             if (state.Labels.TryGetValue(label, out var current) && e.OccurredAt < current.At) continue;
             state.Labels[label] = new Stamped(value, e.OccurredAt);
             contributed.Add(label);
         }
 
-        // The key's own labels are carried by every event of the key; alone they change nothing.
-        if (contributed.All(Schema.SourceLabels.Contains) && state.Latest is not null) contributed.Clear();
+        // The key's own labels (and the mapping's constants) are carried by every event of the key; alone they change nothing.
+        if (contributed.All(l => Schema.SourceLabels.Contains(l) || Schema.Labels.IsConstant(l)) && state.Latest is not null) contributed.Clear();
         return contributed;
     }
 
@@ -177,7 +181,7 @@ internal sealed partial class SchemaSync
     private Dictionary<string, string>? TargetOf(KeyState state)
     {
         var row = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var label in Schema.AllLabels)
+        foreach (var label in _labels)
         {
             if (state.Labels.GetValueOrDefault(label).Value is not { } value) return null;
             row[label] = value;

@@ -169,6 +169,33 @@ public sealed class CheckCommandTests(ITestOutputHelper log) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Check_MappedSchema_SaysWhatFillsEachLabelUnderTheMapping_AndAMisfitIsAProblemNamingTheLabel()
+    {
+        const string hostnameSchema = "665f1a2b3c4d5e6f7a8b9c04";
+        _sim.State.AddSchema(hostnameSchema, "hostname_owner", ["hostname"], ["owner_email", "source"]);
+        (string, string?)[] mapped =
+        [
+            ("Flashduty:Schemas:0:Id", hostnameSchema), ("Flashduty:Schemas:0:Labels:hostname", "host"),
+            ("Flashduty:Schemas:0:Labels:owner_email", "labels.email"), ("Flashduty:Schemas:0:Constants:source", "cmdb"),
+        ];
+
+        var (exit, output) = await CheckAsync(settings: mapped);
+
+        Assert.Equal(0, exit);
+        Assert.Contains($"schema {hostnameSchema} (Flashduty:Schemas:0)", output, StringComparison.Ordinal);
+        Assert.Contains("hostname    ← host of every event", output, StringComparison.Ordinal);
+        Assert.Contains("owner_email ← labels.email of HostProvisioned, OwnerChanged", output, StringComparison.Ordinal);
+        Assert.Contains("source      ← 'cmdb' (constant, Flashduty:Schemas:0:Constants:source)", output, StringComparison.Ordinal);
+        Assert.Contains("HostDecommissioned deletes the host's row (by hostname)", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("WARNING", output, StringComparison.Ordinal);
+
+        var (misfit, problems) = await CheckAsync(settings: [.. mapped, ("Flashduty:Schemas:0:Labels:ownr", "owner")]);
+
+        Assert.Equal(1, misfit);
+        Assert.Contains($"PROBLEM: Flashduty:Schemas:0:Labels:ownr: schema {hostnameSchema} has no label 'ownr'", problems, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Check_SchemaWithoutHostSourceLabel_WarnsThatDecommissionsDoNotReachIt()
     {
         const string serviceSchema = "665f1a2b3c4d5e6f7a8b9c02";

@@ -66,6 +66,9 @@ public sealed class SyncHarness : IAsyncDisposable
     public Dictionary<string, string> ProcessEnvironment() => AllSettings().Where(kv => kv.Value is not null)
         .ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value!);
 
+    /// <summary>The service's settings as configuration keys (for a tool run with the service's configuration, say the Publisher).</summary>
+    public Dictionary<string, string?> ServiceSettings() => AllSettings();
+
     private Dictionary<string, string?> AllSettings()
     {
         var settings = new Dictionary<string, string?>
@@ -97,7 +100,17 @@ public sealed class SyncHarness : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(settings);
             configure?.Invoke(builder);
         });
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A start refused (a mapping that does not fit, say): nothing of it may outlive the test.
+            await app.DisposeAsync();
+            throw;
+        }
+
         _services.Add(app);
         return app;
     }
