@@ -87,9 +87,9 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
             }
         }
 
-        foreach (var (message, e, _, invalid, outcomes) in settled)
+        foreach (var (message, e, copy, invalid, outcomes) in settled)
         {
-            await SettleAsync(message.ReceiveContext, exchange, e, invalid, outcomes, ct).ConfigureAwait(false);
+            await SettleAsync(message.ReceiveContext, exchange, e, copy, invalid, outcomes, ct).ConfigureAwait(false);
         }
     }
 
@@ -124,7 +124,7 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
     private static bool Has(IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> outcomes, OutcomeKind kind) =>
         outcomes.Any(o => o.Outcome.IsCompletedSuccessfully && o.Outcome.Result.Kind == kind);
 
-    private async Task SettleAsync(ReceiveContext message, string exchange, InventoryEvent? e, string? invalid,
+    private async Task SettleAsync(ReceiveContext message, string exchange, InventoryEvent? e, EventCopy? copy, string? invalid,
         IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> outcomes, CancellationToken ct)
     {
         if (invalid is not null)
@@ -138,6 +138,8 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
         var rejected = done.Where(o => o.Result.Kind == OutcomeKind.Rejected).ToList();
         if (rejected.Count > 0)
         {
+            // Refused by a write that landed before this batch settled: its journaled copy is in the error queue already.
+            if (copy is not null && rerouter.WasSetAside(copy)) return;
             var first = rejected[0].Result;
             var extra = new Dictionary<string, object?> { ["x-sync-schema-id"] = rejected[0].SchemaId };
             if (first.RequestId is not null) extra["x-flashduty-request-id"] = first.RequestId;

@@ -105,6 +105,13 @@ public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<S
         }
     }
 
+    /// <summary>True once the copy is in the error queue (or on its way there), until the event is consumed again.</summary>
+    public bool WasSetAside(EventCopy copy)
+    {
+        ArgumentNullException.ThrowIfNull(copy);
+        lock (_recent) return _recent.Contains(copy.Identity);
+    }
+
     /// <summary>
     /// The event is consumed again (moved back from the error queue, say): should it be refused again, it goes to the
     /// error queue again. Until then, a refusal by a second schema does not set it aside twice.
