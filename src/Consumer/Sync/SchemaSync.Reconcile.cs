@@ -139,7 +139,17 @@ internal sealed partial class SchemaSync
 
             foreach (var (key, row) in remote)
             {
-                if (!_keys.ContainsKey(key)) Foreign(dryRun ? null : NewKey(key), row, dryRun, report, key);
+                if (_keys.ContainsKey(key)) continue;
+                if (_hostKeyed && _hostDeletedAt.ContainsKey(key.Split(Separator)[_hostIndex]))
+                {
+                    // A row of a decommissioned host that the service never saw (added in the console since, say).
+                    report.NotGone++;
+                    report.List(Display(key), "its host is decommissioned, still in Flashduty: delete it");
+                    if (!dryRun) Repair(NewKey(key), row, null);
+                    continue;
+                }
+
+                Foreign(dryRun ? null : NewKey(key), row, dryRun, report, key);
             }
 
             _projectedRows = _keys.Values.Count(k => k.Latest is not null);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using FlashdutySync.Sync;
+using FlashdutySync.Tests.Support;
 using static FlashdutySync.Tests.Sync.SchemaSyncUnderTest;
 
 namespace FlashdutySync.Tests.Sync;
@@ -36,6 +37,28 @@ public sealed class MultiLabelTests
         // The opaque keys cannot be derived from the upsert's answer: each deleted row's key was asked of data/list.
         Assert.Equal(2, api.FindKeyCalls);
         Assert.Equal(new[] { Opaque("a,prod"), Opaque("a,stage") }.Order(), Assert.Single(api.Deletes).Order());
+    }
+
+    [Fact]
+    public async Task DriftRepair_DeletesARowOfADecommissionedHostAddedBehindTheServicesBack_AndLeavesOtherHostsRowsAlone()
+    {
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv);
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "alice", T0))]);
+        await sync.SettleAsync([sync.Apply(Decommission("a", T0.AddMinutes(1)))]);
+        Assert.Empty(api.Rows);
+        // Someone adds rows in the console: one for the decommissioned host, one for a host no event named.
+        api.Rows["a,stage"] = Row("a", "stage", "mallory");
+        api.Rows["c,prod"] = Row("c", "prod", "carol");
+
+        var dry = await sync.Sync.ReconcileAsync(dryRun: true, CancellationToken.None);
+        Assert.Equal((1, 1, 0, 0), (dry.NotGone, dry.Foreign, dry.Missing, dry.Differing));
+        Assert.Equal(["a,stage: its host is decommissioned, still in Flashduty: delete it"], dry.Differences);
+        Assert.Equal(2, api.Rows.Count);
+
+        await sync.Sync.ReconcileAsync(dryRun: false, CancellationToken.None);
+        await Eventually.UntilAsync(() => !api.Rows.ContainsKey("a,stage"), TimeSpan.FromSeconds(10), "the decommissioned host's row deleted");
+        Assert.Equal(["c,prod"], api.Rows.Keys);
     }
 
     [Fact]
