@@ -27,8 +27,8 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     private static readonly TimeSpan LockHeartbeat = TimeSpan.FromSeconds(10);
     private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
     private readonly SemaphoreSlim _compacting = new(1, 1);
-    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync journal", (channel, ct) =>
-        channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct));
+    private readonly ConfirmingChannel _broker = new(rabbit.Value, "flashduty-mapping-sync journal", (channel, ct) =>
+        channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, rabbit.Value.QueueArguments(), cancellationToken: ct));
     private readonly string _replica = Environment.MachineName;
     private IConnection? _lock;
     private CancellationTokenSource? _lease;

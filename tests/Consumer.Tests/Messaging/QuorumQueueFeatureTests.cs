@@ -173,4 +173,16 @@ public sealed class QuorumQueueFeatureTests(RabbitMqFixture broker) : IAsyncLife
         Assert.Equal((ushort)406, refused.ShutdownReason?.ReplyCode);
         Assert.Contains("x-queue-type", refused.ShutdownReason?.ReplyText, StringComparison.Ordinal);
     }
+
+    /// <summary>So the service names the type in both modes: queues declared before the setting existed (no type argument) stay valid.</summary>
+    [Fact]
+    public async Task DeclaringAsClassic_WhereAnUntypedQueueExists_IsAccepted()
+    {
+        var name = $"{_prefix}-untyped";
+        await using var channel = await _connection.CreateChannelAsync();
+        await channel.QueueDeclareAsync(name, durable: true, exclusive: false, autoDelete: false);
+        _queues.Add(name);
+        await channel.QueueDeclareAsync(name, durable: true, exclusive: false, autoDelete: false, new Dictionary<string, object?> { ["x-queue-type"] = "classic" });
+        Assert.True(channel.IsOpen);
+    }
 }
