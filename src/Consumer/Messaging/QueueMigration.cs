@@ -100,11 +100,14 @@ public sealed class QueueMigration(RabbitMqOptions target, SyncOptions sync, Tex
         long moved = 0;
         while (true)
         {
-            while (await channel.BasicGetAsync(from, autoAck: false, ct) is { } message)
+            while (await QueueReader.TakeAsync(channel, from, 1000, TimeSpan.FromSeconds(2), ct) is { Count: > 0 } batch)
             {
-                await channel.BasicPublishAsync("", to, mandatory: true, new BasicProperties(message.BasicProperties), message.Body, ct);
-                await channel.BasicAckAsync(message.DeliveryTag, multiple: false, ct);
-                moved++;
+                foreach (var message in batch)
+                {
+                    await channel.BasicPublishAsync("", to, mandatory: true, new BasicProperties(message.Properties), message.Body, ct);
+                    await channel.BasicAckAsync(message.DeliveryTag, multiple: false, ct);
+                    moved++;
+                }
             }
 
             // Not empty after all (an event published meanwhile): move again. A refused delete closes its channel.
