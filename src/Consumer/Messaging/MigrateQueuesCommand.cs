@@ -44,6 +44,14 @@ public static class MigrateQueuesCommand
         }
 
         rabbit.QueueType = type;
-        return await new QueueMigration(rabbit, sync, output).RunAsync(ct);
+        try
+        {
+            return await new QueueMigration(rabbit, sync, output).RunAsync(ct);
+        }
+        catch (InvalidOperationException ex)
+        {
+            await output.WriteLineAsync($"migrate-queues: {ex.Message}");
+            return 1;
+        }
     }
 }

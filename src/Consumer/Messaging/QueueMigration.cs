@@ -104,23 +104,31 @@ public sealed class QueueMigration(RabbitMqOptions target, SyncOptions sync, Tex
             {
                 foreach (var message in batch)
                 {
-                    await channel.BasicPublishAsync("", to, mandatory: true, new BasicProperties(message.Properties), message.Body, ct);
+                    await channel.BasicPublishAsync("", to, mandatory: true, Keeping(message), message.Body, ct);
                     await channel.BasicAckAsync(message.DeliveryTag, multiple: false, ct);
                     moved++;
                 }
             }
 
-            // Not empty after all (an event published meanwhile): move again. A refused delete closes its channel.
-            await using var deleter = await connection.CreateChannelAsync(cancellationToken: ct);
-            try
-            {
-                await deleter.QueueDeleteAsync(from, ifUnused: false, ifEmpty: true, cancellationToken: ct);
-                return moved;
-            }
-            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406)
-            {
-            }
+            // Quorum queues refuse delete-if-empty. What can still arrive is safe to lose here: events published to the
+            // service's queue also reach its bound temporary queue, and the wait queue (the one other source) moved first.
+            if ((await channel.QueueDeclarePassiveAsync(from, ct)).MessageCount > 0) continue;
+            await channel.QueueDeleteAsync(from, ifUnused: false, ifEmpty: false, cancellationToken: ct);
+            return moved;
         }
+    }
+
+    /// <summary>
+    /// The message's properties, and the event it is: a plain JSON event is told by the exchange it came from, which
+    /// a move through the default exchange loses, so it goes into the header the service reads first (as the
+    /// rerouter and move-errors set it).
+    /// </summary>
+    private static BasicProperties Keeping(QueuedMessage message)
+    {
+        var properties = new BasicProperties(message.Properties);
+        if (message.Exchange.Length > 0 && properties.Headers?.ContainsKey(InventoryEventDeserializer.EventTypeHeader) != true)
+            properties.Headers = new Dictionary<string, object?>(properties.Headers ?? new Dictionary<string, object?>()) { [InventoryEventDeserializer.EventTypeHeader] = message.Exchange };
+        return properties;
     }
 
     private static async Task<bool> ExistsAsync(IConnection connection, string queue, CancellationToken ct) => await ConsumersAsync(connection, queue, ct) is not null;
@@ -147,9 +155,11 @@ public sealed class QueueMigration(RabbitMqOptions target, SyncOptions sync, Tex
             await probe.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: ct);
             return true;
         }
-        catch (OperationInterruptedException ex) when (ex.ShutdownReason is { ReplyCode: 406 } reason && reason.ReplyText.Contains("x-queue-type", StringComparison.Ordinal))
+        catch (OperationInterruptedException ex) when (ex.ShutdownReason is { ReplyCode: 406 } reason)
         {
-            return false;
+            if (reason.ReplyText.Contains("x-queue-type", StringComparison.Ordinal)) return false;
+            throw new InvalidOperationException($"queue {queue} exists with other arguments than the service's configuration gives it (the broker: {reason.ReplyText}); " +
+                                                "run migrate-queues with the service's own configuration (Sync:RetryInterval sets the wait queue's TTL)", ex);
         }
     }
 }

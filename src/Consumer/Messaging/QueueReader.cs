@@ -5,7 +5,7 @@ using RabbitMQ.Client.Events;
 namespace FlashdutySync.Messaging;
 
 /// <summary>One message read off a queue and not yet acknowledged (its body copied: the client reuses the buffer).</summary>
-public sealed record QueuedMessage(ulong DeliveryTag, IReadOnlyBasicProperties Properties, byte[] Body);
+public sealed record QueuedMessage(ulong DeliveryTag, string Exchange, IReadOnlyBasicProperties Properties, byte[] Body);
 
 /// <summary>
 /// Reads the messages a queue holds through a consumer, not <c>basic.get</c>: a quorum queue with single-active-consumer
@@ -28,7 +28,7 @@ public static class QueueReader
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += (_, d) =>
         {
-            deliveries.Writer.TryWrite(new QueuedMessage(d.DeliveryTag, new BasicProperties(d.BasicProperties), d.Body.ToArray()));
+            deliveries.Writer.TryWrite(new QueuedMessage(d.DeliveryTag, d.Exchange, new BasicProperties(d.BasicProperties), d.Body.ToArray()));
             return Task.CompletedTask;
         };
         var tag = await channel.BasicConsumeAsync(queue, autoAck: false, consumer, ct);
