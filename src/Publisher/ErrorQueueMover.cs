@@ -28,10 +28,33 @@ public static class ErrorQueueMover
         var problems = new List<string>();
         // Messages that cannot move stay unacknowledged until the end, so that the loop does not meet them again.
         var unmovable = new List<ulong>();
-        while (moved < (limit ?? int.MaxValue))
+        // Consumed, not basic.get: a quorum error queue (single active consumer, as MassTransit declares it) refuses basic.get.
+        var present = (await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount;
+        var deliveries = System.Threading.Channels.Channel.CreateUnbounded<(ulong DeliveryTag, IReadOnlyBasicProperties BasicProperties, byte[] Body)>();
+        var consumer = new RabbitMQ.Client.Events.AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, d) =>
         {
-            var message = await channel.BasicGetAsync(errorQueue, autoAck: false, ct);
-            if (message is null) break;
+            deliveries.Writer.TryWrite((d.DeliveryTag, new BasicProperties(d.BasicProperties), d.Body.ToArray()));
+            return Task.CompletedTask;
+        };
+        await channel.BasicQosAsync(0, 100, global: false, ct);
+        var consumerTag = present == 0 ? null : await channel.BasicConsumeAsync(errorQueue, autoAck: false, consumer, ct);
+        var seen = 0L;
+        while (moved < (limit ?? int.MaxValue) && seen < present)
+        {
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            idle.CancelAfter(TimeSpan.FromSeconds(3));
+            (ulong DeliveryTag, IReadOnlyBasicProperties BasicProperties, byte[] Body) message;
+            try
+            {
+                message = await deliveries.Reader.ReadAsync(idle.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                break; // nothing more comes (the prefetch is full of unmovable messages, or another consumer is active)
+            }
+
+            seen++;
             var headers = new Dictionary<string, object?>(message.BasicProperties.Headers ?? new Dictionary<string, object?>());
             // A fresh start for the wait for a complete row.
             headers.Remove("x-sync-first-parked");
@@ -54,6 +77,8 @@ public static class ErrorQueueMover
             moved++;
         }
 
+        if (consumerTag is not null) await channel.BasicCancelAsync(consumerTag, cancellationToken: ct);
+        while (deliveries.Reader.TryRead(out var extra)) unmovable.Add(extra.DeliveryTag);
         // Counted before the unmovable ones go back: a requeue is not counted at once.
         var left = (int)(await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount + unmovable.Count;
         foreach (var tag in unmovable) await channel.BasicNackAsync(tag, multiple: false, requeue: true, ct);

@@ -17,12 +17,16 @@ public sealed class BudgetLedger(IOptions<RabbitMqOptions> rabbit, IOptions<Flas
     ILogger<BudgetLedger> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
-    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync budget", (channel, token) =>
-        channel.QueueDeclareAsync(rabbit.Value.BudgetQueue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
-        {
-            ["x-max-length"] = 1,
-            ["x-overflow"] = "drop-head",
-        }, cancellationToken: token));
+    private readonly ConfirmingChannel _broker = new(rabbit.Value, "flashduty-mapping-sync budget", (channel, token) =>
+        channel.QueueDeclareAsync(rabbit.Value.BudgetQueue, durable: true, exclusive: false, autoDelete: false, arguments: rabbit.Value.QueueArguments(BudgetArguments),
+            cancellationToken: token));
+
+    /// <summary>One message, the newest (quorum queues support both since 3.8).</summary>
+    public static readonly IReadOnlyDictionary<string, object?> BudgetArguments = new Dictionary<string, object?>
+    {
+        ["x-max-length"] = 1,
+        ["x-overflow"] = "drop-head",
+    };
     private int _activated;
     private DateTimeOffset _lastRecorded;
 

@@ -4,10 +4,10 @@ namespace FlashdutySync.Messaging;
 
 /// <summary>
 /// A channel with publisher confirms on a connection of its own, opened on first use and opened again after the
-/// broker comes back (a restart closes both). <paramref name="onOpen"/> runs on each new channel (declarations).
+/// broker comes back (a restart closes both), on whichever of the cluster's nodes answers. <paramref name="onOpen"/> runs on each new channel (declarations).
 /// Used by the service's own publishers (rerouting, the rate-budget ledger, the row journal), beside MassTransit's.
 /// </summary>
-internal sealed class ConfirmingChannel(Uri broker, string clientName, Func<IChannel, CancellationToken, Task>? onOpen = null) : IAsyncDisposable
+internal sealed class ConfirmingChannel(RabbitMqOptions broker, string clientName, Func<IChannel, CancellationToken, Task>? onOpen = null) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private IConnection? _connection;
@@ -23,7 +23,7 @@ internal sealed class ConfirmingChannel(Uri broker, string clientName, Func<ICha
             if (_connection is not { IsOpen: true })
             {
                 if (_connection is not null) await DisposeQuietlyAsync(_connection);
-                _connection = await new ConnectionFactory { Uri = broker, ClientProvidedName = clientName }.CreateConnectionAsync(ct);
+                _connection = await BrokerNodes.ConnectAsync(broker, new ConnectionFactory { ClientProvidedName = clientName }, ct);
             }
 
             var channel = await _connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);

@@ -35,23 +35,46 @@ public sealed class MessageRerouter(IOptions<RabbitMqOptions> rabbit, IOptions<S
     public const string FirstParkedHeader = "x-sync-first-parked";
     public const string ReasonCodeHeader = "x-sync-reason-code";
 
-    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync reroute");
+    private readonly ConfirmingChannel _broker = new(rabbit.Value, "flashduty-mapping-sync reroute");
 
     /// <summary>Declares the error and wait queues.</summary>
     public async Task EnsureQueuesAsync(CancellationToken ct)
     {
         var channel = await ChannelAsync(ct);
         var o = rabbit.Value;
-        // Declared as MassTransit declares it (it copies the endpoint's single-active-consumer flag), so that
-        // either may come first.
-        var errorArguments = o.SingleActiveConsumer ? new Dictionary<string, object?> { ["x-single-active-consumer"] = true } : null;
-        await channel.QueueDeclareAsync(o.ErrorQueue, durable: true, exclusive: false, autoDelete: false, arguments: errorArguments, cancellationToken: ct);
-        await channel.QueueDeclareAsync(o.WaitQueue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
+        await channel.QueueDeclareAsync(o.ErrorQueue, durable: true, exclusive: false, autoDelete: false, arguments: ErrorQueueArguments(o), cancellationToken: ct);
+        await channel.QueueDeclareAsync(o.WaitQueue, durable: true, exclusive: false, autoDelete: false, arguments: WaitQueueArguments(o, sync.Value), cancellationToken: ct);
+    }
+
+    /// <summary>As MassTransit declares it (it copies every argument of the endpoint's queue: the type, single-active-consumer), so that either may come first.</summary>
+    public static Dictionary<string, object?> ErrorQueueArguments(RabbitMqOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        return o.QueueArguments(o.SingleActiveConsumer ? new Dictionary<string, object?> { ["x-single-active-consumer"] = true } : null);
+    }
+
+    /// <summary>
+    /// A per-queue TTL that dead-letters back to the service's queue. A quorum queue dead-letters at most once unless
+    /// told otherwise (a message expiring while the target has no leader would be dropped): at-least-once, which 3.10
+    /// allows only with reject-publish overflow.
+    /// </summary>
+    public static Dictionary<string, object?> WaitQueueArguments(RabbitMqOptions o, SyncOptions sync)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(sync);
+        var own = new Dictionary<string, object?>
         {
             ["x-dead-letter-exchange"] = "",
             ["x-dead-letter-routing-key"] = o.QueueName,
-            ["x-message-ttl"] = (long)sync.Value.RetryInterval.TotalMilliseconds,
-        }, cancellationToken: ct);
+            ["x-message-ttl"] = (long)sync.RetryInterval.TotalMilliseconds,
+        };
+        if (o.QueueType == QueueType.Quorum)
+        {
+            own["x-dead-letter-strategy"] = "at-least-once";
+            own["x-overflow"] = "reject-publish";
+        }
+
+        return o.QueueArguments(own);
     }
 
     public Task SetAsideAsync(ReceiveContext message, string eventType, string reasonCode, string reason, IReadOnlyDictionary<string, object?>? extra,

@@ -17,6 +17,7 @@ public static class MessagingExtensions
         builder.Services.AddOptionsWithValidateOnStart<RabbitMqOptions>()
             .Bind(builder.Configuration.GetSection(RabbitMqOptions.SectionName))
             .ValidateDataAnnotations();
+        builder.Services.AddSingleton<IValidateOptions<RabbitMqOptions>, RabbitMqOptionsValidator>();
         builder.Services.AddSingleton<MessageRerouter>();
         builder.Services.AddSingleton<IRefusedEvents>(sp => sp.GetRequiredService<MessageRerouter>());
         builder.Services.AddSingleton<RabbitMqRowJournal>();
@@ -38,7 +39,15 @@ public static class MessagingExtensions
             x.UsingRabbitMq((context, cfg) =>
             {
                 var o = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
-                cfg.Host(o.Uri);
+                cfg.Host(o.Uri, h =>
+                {
+                    // A cluster: MassTransit connects to whichever node answers and, when its node goes, to another.
+                    if (!string.IsNullOrWhiteSpace(o.Nodes))
+                        h.UseCluster(c =>
+                        {
+                            foreach (var (host, port) in BrokerNodes.Parse(o, out _)) c.Node($"{host}:{port}");
+                        });
+                });
                 cfg.ConnectReceiveObserver(context.GetRequiredService<InflowTracker>());
                 cfg.ConnectReceiveObserver(context.GetRequiredService<AckOrder>());
                 MapContractExchanges(cfg);
@@ -46,6 +55,7 @@ public static class MessagingExtensions
                 {
                     e.ConfigureConsumeTopology = false;
                     e.SingleActiveConsumer = o.SingleActiveConsumer;
+                    e.SetQueueArgument("x-queue-type", o.QueueTypeArgument);
                     e.AddDeserializer(new InventoryEventDeserializer(), isDefault: true);
                     foreach (var (exchange, _) in InventoryExchanges.All) e.Bind(exchange);
                     e.ConfigureConsumer<HostProvisionedConsumer>(context);
@@ -81,10 +91,14 @@ internal sealed class ShutdownCoordinator(MappingEngine engine) : IHostedService
     public Task StopAsync(CancellationToken cancellationToken) => engine.QuiesceAsync(cancellationToken);
 }
 
-/// <summary>Declares the error and wait queues before the bus starts consuming.</summary>
-internal sealed class QueueTopology(MessageRerouter rerouter) : IHostedService
+/// <summary>Checks every queue's type, then declares the error and wait queues, before the bus starts consuming.</summary>
+internal sealed class QueueTopology(MessageRerouter rerouter, IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => rerouter.EnsureQueuesAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await ServiceQueues.VerifyAsync(rabbit.Value, sync.Value, cancellationToken);
+        await rerouter.EnsureQueuesAsync(cancellationToken);
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

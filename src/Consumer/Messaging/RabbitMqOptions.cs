@@ -11,6 +11,20 @@ public sealed class RabbitMqOptions
     [Required]
     public Uri Uri { get; set; } = new("amqp://guest:guest@localhost:5672/");
 
+    /// <summary>
+    /// A cluster's nodes, <c>host:port</c> separated by commas (<c>rabbit1:5672,rabbit2:5672,rabbit3:5672</c>); the user,
+    /// password, virtual host and TLS come from <see cref="Uri"/>, whose own host is then not used. Every connection of
+    /// the service tries them in turn and, when its node goes, reconnects to another. Default empty: <see cref="Uri"/>'s host.
+    /// </summary>
+    public string? Nodes { get; set; }
+
+    /// <summary>
+    /// The type of every queue the service declares: <c>classic</c> (default; one node) or <c>quorum</c> (replicated
+    /// over the cluster, survives the loss of a minority of nodes). An existing queue of the other type stops the
+    /// service at start with what to run (<c>Publisher migrate-queues</c>).
+    /// </summary>
+    public QueueType QueueType { get; set; } = QueueType.Classic;
+
     /// <summary>The service's queue, bound to the three event exchanges; <c>_error</c> and <c>_wait</c> queues go beside it. Default <c>flashduty-mapping-sync</c>.</summary>
     [Required, RegularExpression("^[A-Za-z0-9._-]{1,200}$")]
     public string QueueName { get; set; } = "flashduty-mapping-sync";
@@ -44,11 +58,33 @@ public sealed class RabbitMqOptions
     public string WaitQueue => QueueName + "_wait";
     public string BudgetQueue => QueueName + "_budget";
     public string JournalQueue => QueueName + "_journal";
-    public string LockQueue => QueueName + "_lock";
+    /// <summary>The journal's lock: an exclusive consumer on a classic queue, or with quorum queues an exclusive queue of another name (see RabbitMqRowJournal.Lock).</summary>
+    public string LockQueue => QueueName + (QueueType == QueueType.Quorum ? "_holder" : "_lock");
 
     /// <summary>Journal records a compaction could not read, set aside whole for an operator.</summary>
     public string JournalUnreadableQueue => JournalQueue + "_unreadable";
 
     /// <summary>The service's queue and every queue it keeps beside it.</summary>
     public IReadOnlyList<string> Queues => [QueueName, ErrorQueue, WaitQueue, BudgetQueue, JournalQueue, LockQueue, JournalUnreadableQueue];
+
+    /// <summary>The queues that take <see cref="QueueType"/> (the lock queue is never a quorum queue: see RabbitMqRowJournal.Lock).</summary>
+    public IReadOnlyList<string> TypedQueues => [QueueName, ErrorQueue, WaitQueue, BudgetQueue, JournalQueue, JournalUnreadableQueue];
+
+    /// <summary>The value of <c>x-queue-type</c>.</summary>
+    public string QueueTypeArgument => QueueType == QueueType.Quorum ? "quorum" : "classic";
+
+    /// <summary>Declaration arguments of a service queue: the type, plus the queue's own.</summary>
+    public Dictionary<string, object?> QueueArguments(IReadOnlyDictionary<string, object?>? own = null)
+    {
+        var arguments = new Dictionary<string, object?> { ["x-queue-type"] = QueueTypeArgument };
+        foreach (var (key, value) in own ?? new Dictionary<string, object?>()) arguments[key] = value;
+        return arguments;
+    }
+}
+
+/// <summary>The type of the service's queues (<see cref="RabbitMqOptions.QueueType"/>).</summary>
+public enum QueueType
+{
+    Classic,
+    Quorum,
 }

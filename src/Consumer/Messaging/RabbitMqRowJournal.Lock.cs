@@ -9,6 +9,13 @@ namespace FlashdutySync.Messaging;
 /// The journal's holder: the one exclusive consumer of <c>&lt;queue&gt;_lock</c>, on a connection of its own. The lock
 /// queue also carries requests for the journal from a replica with events in hand to the holder.
 /// </summary>
+/// <remarks>
+/// With quorum queues the lock is an exclusive queue instead (<c>&lt;queue&gt;_holder</c>, declared by the holder's
+/// connection, refused to any other with 405): RabbitMQ 3.10 does not enforce an exclusive consumer on a quorum
+/// queue (QuorumQueueFeatureTests), and a classic durable lock queue would be unavailable while its node is down. An
+/// exclusive queue lives on the holder's own node and goes with its connection: the node's loss ends the term, and
+/// the next holder declares it again on a node that is up.
+/// </remarks>
 internal sealed partial class RabbitMqRowJournal
 {
     public async Task<CancellationToken> AcquireAsync(CancellationToken ct)
@@ -18,15 +25,16 @@ internal sealed partial class RabbitMqRowJournal
         {
             // A connection of its own, never recovered by the client: after a broker restart a recovered channel would
             // hold the lock again unseen (its consumer re-registered), while this replica already counts it lost.
-            var connection = await new ConnectionFactory
+            var connection = await BrokerNodes.ConnectAsync(rabbit.Value, new ConnectionFactory
             {
-                Uri = rabbit.Value.Uri, ClientProvidedName = "flashduty-mapping-sync journal lock", AutomaticRecoveryEnabled = false,
+                ClientProvidedName = "flashduty-mapping-sync journal lock", AutomaticRecoveryEnabled = false,
                 TopologyRecoveryEnabled = false, RequestedHeartbeat = LockHeartbeat,
-            }.CreateConnectionAsync(ct);
+            }, ct);
             try
             {
                 var channel = await connection.CreateChannelAsync(cancellationToken: ct);
-                await channel.QueueDeclareAsync(rabbit.Value.LockQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+                var exclusiveQueue = rabbit.Value.QueueType == QueueType.Quorum;
+                await channel.QueueDeclareAsync(rabbit.Value.LockQueue, durable: !exclusiveQueue, exclusive: exclusiveQueue, autoDelete: false, cancellationToken: ct);
                 var lease = new CancellationTokenSource();
                 Task Lost(object? sender, ShutdownEventArgs args)
                 {
@@ -50,7 +58,8 @@ internal sealed partial class RabbitMqRowJournal
                 Log.JournalAcquired(logger, Queue);
                 return lease.Token;
             }
-            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 403)
+            // 403: the lock queue has an exclusive consumer; 405: the exclusive lock queue belongs to another connection.
+            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode is 403 or 405)
             {
                 // Another replica holds it (it is quiescing, or it lost the event queue and has not noticed yet).
                 await CloseQuietlyAsync(connection);

@@ -23,10 +23,11 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     // A holder cut off from the broker loses the lock (and stops writing) within about two of these.
     private static readonly TimeSpan LockHeartbeat = TimeSpan.FromSeconds(10);
     private readonly SemaphoreSlim _compacting = new(1, 1);
-    private readonly ConfirmingChannel _broker = new(rabbit.Value.Uri, "flashduty-mapping-sync journal", async (channel, ct) =>
+    private readonly ConfirmingChannel _broker = new(rabbit.Value, "flashduty-mapping-sync journal", async (channel, ct) =>
     {
-        await channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
-        await channel.QueueDeclareAsync(rabbit.Value.JournalUnreadableQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+        await channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, rabbit.Value.QueueArguments(), cancellationToken: ct);
+        await channel.QueueDeclareAsync(rabbit.Value.JournalUnreadableQueue, durable: true, exclusive: false, autoDelete: false, rabbit.Value.QueueArguments(),
+            cancellationToken: ct);
     });
     private readonly string _replica = Environment.MachineName;
     private IConnection? _lock;

@@ -7,16 +7,24 @@ namespace FlashdutySync.Tests.Support;
 /// The broker for integration tests: the one named by <c>RABBITMQ_URI</c> when set (CI, local runs), otherwise a
 /// pinned RabbitMQ container started through Testcontainers (laptops with Docker).
 /// </summary>
-public sealed class RabbitMqFixture : IAsyncLifetime
+public class RabbitMqFixture : IAsyncLifetime
 {
     private RabbitMqContainer? _container;
     private IConnection? _connection;
 
-    public Uri Uri { get; private set; } = null!;
+    public Uri Uri { get; protected set; } = null!;
 
     public IConnection Connection => _connection!;
 
-    public async Task InitializeAsync()
+    /// <summary>What the service needs beyond the URI to use this broker (a cluster's nodes, the queue type).</summary>
+    public virtual IReadOnlyDictionary<string, string> ServiceSettings => new Dictionary<string, string>();
+
+    /// <summary>The arguments the service's queue is declared with, beside single-active-consumer.</summary>
+    public virtual IReadOnlyDictionary<string, object?> QueueArguments => new Dictionary<string, object?>();
+
+    protected void Connected(IConnection connection) => _connection = connection;
+
+    public virtual async Task InitializeAsync()
     {
         var fromEnvironment = Environment.GetEnvironmentVariable("RABBITMQ_URI");
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
@@ -61,7 +69,7 @@ public sealed class RabbitMqFixture : IAsyncLifetime
         await RabbitMqCtlAsync("await_startup");
     }
 
-    private async Task<string> RabbitMqCtlAsync(params string[] args)
+    protected virtual async Task<string> RabbitMqCtlAsync(params string[] args)
     {
         string[] command = ["rabbitmqctl", .. args];
         if (_container is not null) return (await _container.ExecAsync(command)).Stdout;
@@ -75,7 +83,7 @@ public sealed class RabbitMqFixture : IAsyncLifetime
         return output;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_connection is not null) await _connection.DisposeAsync();
         if (_container is not null) await _container.DisposeAsync();

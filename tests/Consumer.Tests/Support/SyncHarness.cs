@@ -53,8 +53,8 @@ public sealed class SyncHarness : IAsyncDisposable
     /// <summary>Declares the service's queue as MassTransit will, so that events published before the service starts wait in it.</summary>
     private async Task DeclareTopologyAsync()
     {
-        await _channel!.QueueDeclareAsync(Queue, durable: true, exclusive: false, autoDelete: false,
-            arguments: new Dictionary<string, object?> { ["x-single-active-consumer"] = true });
+        var arguments = new Dictionary<string, object?>(_broker.QueueArguments) { ["x-single-active-consumer"] = true };
+        await _channel!.QueueDeclareAsync(Queue, durable: true, exclusive: false, autoDelete: false, arguments);
         foreach (var (exchange, _) in InventoryExchanges.All)
         {
             await _channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true);
@@ -87,6 +87,7 @@ public sealed class SyncHarness : IAsyncDisposable
             ["Health:Port"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        foreach (var (k, v) in _broker.ServiceSettings) settings[k] = v;
         foreach (var (k, v) in Settings) settings[k] = v;
         return settings;
     }
@@ -194,11 +195,14 @@ public sealed class SyncHarness : IAsyncDisposable
     public async Task<List<(string Body, Dictionary<string, string> Headers)>> DrainErrorQueueAsync()
     {
         var result = new List<(string, Dictionary<string, string>)>();
-        while (await _channel!.BasicGetAsync(ErrorQueue, autoAck: true) is { } got)
+        // Consumed, not basic.get: a quorum error queue (single active consumer, as MassTransit declares it) refuses basic.get.
+        while (await FlashdutySync.Messaging.QueueReader.TakeAsync(_channel!, ErrorQueue, 1000, TimeSpan.FromSeconds(5), CancellationToken.None) is { Count: > 0 } batch)
+        foreach (var got in batch)
         {
-            var headers = (got.BasicProperties.Headers ?? new Dictionary<string, object?>()).ToDictionary(
+            await _channel!.BasicAckAsync(got.DeliveryTag, multiple: false);
+            var headers = (got.Properties.Headers ?? new Dictionary<string, object?>()).ToDictionary(
                 h => h.Key, h => h.Value is byte[] b ? Encoding.UTF8.GetString(b) : h.Value?.ToString() ?? "");
-            result.Add((Encoding.UTF8.GetString(got.Body.Span), headers));
+            result.Add((Encoding.UTF8.GetString(got.Body), headers));
         }
 
         return result;
@@ -216,7 +220,7 @@ public sealed class SyncHarness : IAsyncDisposable
         foreach (var app in _services.ToList()) await StopServiceAsync(app);
         if (_channel is not null)
         {
-            foreach (var queue in new FlashdutySync.Messaging.RabbitMqOptions { QueueName = Queue }.Queues)
+            foreach (var queue in new FlashdutySync.Messaging.RabbitMqOptions { QueueName = Queue }.Queues.Append(Queue + "_holder"))
             {
                 try
                 {

@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using FlashdutySync.Tests.Support;
+using Inventory.Contracts;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using RabbitMQ.Client;
+using Xunit.Abstractions;
+
+namespace FlashdutySync.Tests.Integration;
+
+/// <summary>
+/// The service on quorum queues over a three-node cluster (scripts/cluster.sh) loses the node that leads its queue
+/// while events stream in, and the node comes back later: rows = model, nothing lost, the error queue holds exactly
+/// the bad events. Prints how long consumption stalled. 20,000 events in CI; the fault suite runs it with
+/// CLUSTER_FAULT_EVENTS=100000 CLUSTER_FAULT_KILL=1 (kill -9 instead of a clean stop).
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper output)
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task QuorumQueues_NodeLeadingTheQueueLostWhileEventsStreamIn_LosesNothing_AndSetsAsideOnlyTheBadEvents()
+    {
+        var events = int.TryParse(Environment.GetEnvironmentVariable("CLUSTER_FAULT_EVENTS"), out var n) ? n : 20_000;
+        var kill = Environment.GetEnvironmentVariable("CLUSTER_FAULT_KILL") == "1";
+        var clock = Stopwatch.StartNew();
+        await using var h = await SyncHarness.CreateAsync(cluster);
+        var app = await h.StartServiceAsync();
+        var deliveries = new DeliveryClock();
+        app.Services.GetRequiredService<IBus>().ConnectReceiveObserver(deliveries);
+        var victim = await cluster.LeaderAsync(h.Queue);
+        // The publisher stays off the node that goes: the service is under test, not the publisher.
+        await using var publisherConnection = await cluster.ConnectAsync("cluster fault publisher", onlyNode: victim % ClusterFixture.Nodes + 1);
+        await using var publisher = await publisherConnection.CreateChannelAsync(new CreateChannelOptions(true, true));
+
+        var hosts = new RowModel("host", "owner", "team", "service");
+        var services = new RowModel("service", "owner", "team");
+        var random = new Random(15);
+        var bad = 0;
+        var sent = 0;
+        // Published in groups of 500 confirmed together (one confirmed publish at a time is ~100/s on a quorum queue here).
+        var publishing = Task.Run(async () =>
+        {
+            var pending = new List<Task>();
+            for (var i = 0; i < events; i++)
+            {
+                var host = $"h{random.Next(1000):000}";
+                var at = T0.AddSeconds(random.Next(1_000_000));
+                (string, string?)[] labels = [("host", host), ("owner", $"o{random.Next(40)}"), ("team", $"t{random.Next(5)}"), ("service", $"s{random.Next(20)}")];
+                pending.Add(Publish(publisher, InventoryExchanges.HostProvisioned, new { host, owner = labels[1].Item2, team = labels[2].Item2, service = labels[3].Item2, occurredAt = at }));
+                hosts.Apply(at, labels);
+                services.Apply(at, labels);
+                if (i % 1000 == 500)
+                {
+                    pending.Add(Publish(publisher, InventoryExchanges.HostProvisioned, new { owner = "x", occurredAt = T0, eventId = $"bad-{i}" }));
+                    bad++;
+                }
+
+                if (pending.Count >= 500)
+                {
+                    await Task.WhenAll(pending);
+                    pending.Clear();
+                    Volatile.Write(ref sent, i + 1);
+                }
+            }
+
+            await Task.WhenAll(pending);
+            Volatile.Write(ref sent, events);
+        });
+
+        // The node goes a quarter into the stream and comes back three quarters into it, while publishing goes on.
+        await Eventually.UntilAsync(() => Volatile.Read(ref sent) >= events / 4, TimeSpan.FromMinutes(2), "a quarter of the events published");
+        var stoppedAt = clock.Elapsed;
+        await cluster.StopNodeAsync(victim, kill);
+        await Eventually.UntilAsync(() => Volatile.Read(ref sent) >= events * 3 / 4 || publishing.IsCompleted, TimeSpan.FromMinutes(3), "three quarters published");
+        await cluster.StartNodeAsync(victim);
+        var startedAt = clock.Elapsed;
+        await publishing;
+        var published = clock.Elapsed;
+        await Eventually.UntilAsync(() => hosts.Matches(h.Rows(SyncHarness.HostSchema)) && services.Matches(h.Rows(SyncHarness.ServiceSchema)),
+            TimeSpan.FromMinutes(3), () => "rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
+        var matched = clock.Elapsed;
+        await h.DrainedAsync(TimeSpan.FromMinutes(1));
+        var errors = await h.DrainErrorQueueAsync();
+        Assert.Equal(bad, errors.Count);
+        Assert.All(errors, e => Assert.Contains("field 'host' is required", e.Headers["MT-Fault-Message"]));
+        Assert.Equal(0u, await h.CountAsync(h.Queue));
+        output.WriteLine($"cluster up in {cluster.StartTime.TotalSeconds:0.0} s; {events} events + {bad} bad; node {victim} (the queue's leader) " +
+                         $"{(kill ? "killed -9" : "stopped")} at {stoppedAt.TotalSeconds:0.0} s, started again at {startedAt.TotalSeconds:0.0} s; " +
+                         $"longest stall in deliveries after the loss {deliveries.LongestGapAfter(stoppedAt, clock).TotalSeconds:0.0} s; " +
+                         $"all published at {published.TotalSeconds:0.0} s; rows = model at {matched.TotalSeconds:0.0} s; test {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private static Task Publish(IChannel channel, string exchange, object body)
+    {
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body, System.Text.Json.JsonSerializerOptions.Web);
+        return channel.BasicPublishAsync(exchange, "", mandatory: false, new BasicProperties { ContentType = "application/json", Persistent = true }, json).AsTask();
+    }
+
+    /// <summary>When each delivery reached the service: the longest gap after the node's loss is how long consuming stalled.</summary>
+    private sealed class DeliveryClock : IReceiveObserver
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly ConcurrentQueue<TimeSpan> _times = new();
+
+        public TimeSpan LongestGapAfter(TimeSpan since, Stopwatch testClock)
+        {
+            // Both clocks started within the same moment; the offset is what the service start took.
+            var offset = testClock.Elapsed - _clock.Elapsed;
+            var after = _times.Select(t => t + offset).Where(t => t >= since).Order().Prepend(since).ToList();
+            return after.Zip(after.Skip(1), (a, b) => b - a).DefaultIfEmpty().Max();
+        }
+
+        public Task PreReceive(ReceiveContext context)
+        {
+            _times.Enqueue(_clock.Elapsed);
+            return Task.CompletedTask;
+        }
+
+        public Task PostReceive(ReceiveContext context) => Task.CompletedTask;
+
+        public Task PostConsume<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType) where T : class => Task.CompletedTask;
+
+        public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception) where T : class => Task.CompletedTask;
+
+        public Task ReceiveFault(ReceiveContext context, Exception exception) => Task.CompletedTask;
+    }
+}
