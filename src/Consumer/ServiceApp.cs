@@ -21,6 +21,7 @@ public static class ServiceApp
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapHealth();
+        app.MapTelemetry();
         return app;
     }
 }
