@@ -1,3 +1,4 @@
+using MassTransit;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -23,6 +24,7 @@ public static class TelemetryExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddSingleton<SyncMetrics>();
+        builder.Services.AddReceiveObserver<UnreadableEventCounter>();
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var console = builder.Configuration.GetValue<bool>("Telemetry:Console");
         var prometheus = PrometheusEnabled(builder.Configuration);
