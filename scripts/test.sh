@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: starts RabbitMQ if none answers, builds, runs every test project, and prints one line
+# The test command: starts RabbitMQ if none answers, installs Prometheus if missing, builds, runs every test
+# project, and prints one line
 #   tests: N passed, N failed, N skipped
 # Exit code: non-zero when a test failed or the build broke.
 set -uo pipefail
@@ -12,6 +13,9 @@ if [ -z "${RABBITMQ_URI:-}" ]; then
   RABBITMQ_URI=$(bash scripts/fresh-vhost.sh flashduty-tests) || exit 1
   export RABBITMQ_URI
 fi
+
+# Prometheus and promtool for the dashboard's series test and the alert rules' tests (Debian's package, ~12 s).
+bash scripts/ensure-prometheus.sh || exit 1
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 log=$(mktemp)

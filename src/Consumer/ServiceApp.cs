@@ -23,6 +23,7 @@ public static class ServiceApp
         var app = builder.Build();
         app.MapHealth();
         app.MapReconcile();
+        app.MapTelemetry();
         return app;
     }
 }

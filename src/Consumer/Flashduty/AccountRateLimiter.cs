@@ -95,6 +95,16 @@ public sealed class AccountRateLimiter : IAsyncDisposable
         }
     }
 
+    /// <summary>Permits counted as spent in the rolling second and in the rolling minute now (a predecessor's included).</summary>
+    public (int LastSecond, int LastMinute) InUse()
+    {
+        lock (_sync)
+        {
+            var now = _time.GetTimestamp();
+            return (_log.Count(g => g.Both && g.At > now - _second), _log.Count(g => g.At > now - _minute));
+        }
+    }
+
     /// <summary>How long until a permit is free in both windows at <paramref name="now"/>. Under the lock.</summary>
     private TimeSpan WaitAt(long now)
     {

@@ -25,9 +25,9 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
 
         var waitStart = time.GetTimestamp();
         await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        var waited = time.GetElapsedTime(waitStart).TotalMilliseconds;
-        activity?.SetTag(SyncTelemetry.Tags.LimiterWaitMs, waited);
-        metrics.LimiterWait.Record(waited);
+        var waited = time.GetElapsedTime(waitStart);
+        activity?.SetTag(SyncTelemetry.Tags.LimiterWaitMs, waited.TotalMilliseconds);
+        metrics.LimiterWait.Record(waited.TotalSeconds);
 
         var keyless = request.RequestUri!;
         var separator = string.IsNullOrEmpty(keyless.Query) ? "?" : "&";
@@ -73,7 +73,7 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
         }
         finally
         {
-            metrics.RequestDuration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("endpoint", call.Operation));
+            metrics.RequestDuration.Record(time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("endpoint", call.Operation));
             request.RequestUri = keyless;
         }
     }

@@ -44,7 +44,13 @@ public static class FlashdutyExtensions
 
         services.TryAddSingleton<SyncMetrics>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new AccountRateLimiter(sp.GetRequiredService<IOptions<FlashdutyOptions>>().Value.RateLimit, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp =>
+        {
+            var budget = sp.GetRequiredService<IOptions<FlashdutyOptions>>().Value.RateLimit;
+            var limiter = new AccountRateLimiter(budget, sp.GetRequiredService<TimeProvider>());
+            sp.GetRequiredService<SyncMetrics>().ObserveLimiter(limiter.InUse, budget.PerSecond, budget.PerMinute);
+            return limiter;
+        });
         services.AddTransient<FlashdutyAttemptHandler>();
         var client = services.AddHttpClient<FlashdutyClient>((sp, http) =>
             {

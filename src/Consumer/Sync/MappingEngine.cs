@@ -59,6 +59,8 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
         }
 
         metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
+        metrics.ObserveReplica(() => CurrentTerm() is { Closing: false },
+            () => _slots.Select(s => (s.SchemaId, s.LoadProblem is not null || s.Sync?.PausedReason is not null)));
         Loaded = true;
     }
 

@@ -23,7 +23,7 @@ internal sealed partial class SchemaSync
                 CopiesSettled(state);
                 foreach (var waiter in write.Waiters)
                 {
-                    _metrics.Freshness.Record((now - waiter.OccurredAt).TotalMilliseconds);
+                    _metrics.Freshness.Record((now - waiter.OccurredAt).TotalSeconds);
                     waiter.Complete(new KeyOutcome(OutcomeKind.Applied, RequestId: requestId));
                 }
 

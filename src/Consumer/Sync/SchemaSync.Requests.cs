@@ -74,7 +74,7 @@ internal sealed partial class SchemaSync
         {
             var (keys, requestId) = await _api.UpsertAsync(Schema.SchemaId, docs, Links(batch), ct).ConfigureAwait(false);
             Succeeded(batch, KeysOf(docs, keys, requestId), requestId);
-            _metrics.RowsSent.Add(batch.Count, new KeyValuePair<string, object?>("operation", "upsert"));
+            _metrics.RowsSent.Add(batch.Count, new("schema_id", Schema.SchemaId), new("operation", "upsert"));
             return null;
         }
         catch (FlashdutyApiException ex)
@@ -96,7 +96,7 @@ internal sealed partial class SchemaSync
             string? requestId = null;
             if (keys.Count > 0) requestId = await _api.DeleteAsync(Schema.SchemaId, keys, Links(batch), ct).ConfigureAwait(false);
             Succeeded(batch, null, requestId);
-            _metrics.RowsSent.Add(keys.Count, new KeyValuePair<string, object?>("operation", "delete"));
+            _metrics.RowsSent.Add(keys.Count, new("schema_id", Schema.SchemaId), new("operation", "delete"));
             return null;
         }
         catch (FlashdutyApiException ex)

@@ -1,0 +1,123 @@
+using FlashdutySync.Tests.Support;
+using YamlDotNet.RepresentationModel;
+
+namespace FlashdutySync.Tests.Operating;
+
+/// <summary>
+/// deploy/k8s, read as YAML and checked for what matters (Debian's kubectl 1.20 validates only against a cluster,
+/// and no schema validator installs here): two replicas, probes on the health endpoints, non-root, a read-only root
+/// filesystem, resources sized from the benchmark, the app key from the Secret, and a disruption budget.
+/// </summary>
+public sealed class KubernetesManifestTests
+{
+    private const string Dir = "deploy/k8s";
+
+    private static IReadOnlyDictionary<string, YamlMappingNode> Resources()
+    {
+        var kustomization = Yaml.Single($"{Dir}/kustomization.yaml");
+        return kustomization.List("resources").Select(r => ((YamlScalarNode)r).Value!)
+            .SelectMany(file => Yaml.Documents($"{Dir}/{file}")).ToDictionary(d => d.Text("kind")!);
+    }
+
+    private static YamlMappingNode Container(IReadOnlyDictionary<string, YamlMappingNode> resources) =>
+        (YamlMappingNode)Assert.Single(resources["Deployment"].List("spec.template.spec.containers"));
+
+    [Fact]
+    public void Kustomization_ListsTheDeploymentSecretConfigMapServiceAndDisruptionBudget()
+    {
+        Assert.Equal(["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service"], Resources().Keys.Order());
+        Assert.All(Resources().Values, r => Assert.Equal("flashduty-mapping-sync", r.Text("metadata.name")));
+    }
+
+    [Fact]
+    public void Deployment_RunsTwoReplicas_ProbedOnTheHealthEndpoints_OfTheConfiguredPort()
+    {
+        var resources = Resources();
+        var deployment = resources["Deployment"];
+        Assert.Equal("2", deployment.Text("spec.replicas"));
+        Assert.Equal("0", deployment.Text("spec.strategy.rollingUpdate.maxUnavailable"));
+        var container = Container(resources);
+        var port = Assert.Single(container.List("ports"));
+        Assert.Equal(resources["ConfigMap"].Text("data.Health__Port"), port.Text("containerPort"));
+        Assert.Equal("/health/live", container.Text("livenessProbe.httpGet.path"));
+        Assert.Equal("/health/ready", container.Text("readinessProbe.httpGet.path"));
+        Assert.Equal("/health/live", container.Text("startupProbe.httpGet.path"));
+        foreach (var probe in new[] { "livenessProbe", "readinessProbe", "startupProbe" })
+            Assert.Equal(port.Text("name"), container.Text($"{probe}.httpGet.port"));
+        // The host's shutdown time (30 s by default) runs out before Kubernetes kills the process.
+        Assert.True(int.Parse(deployment.Text("spec.template.spec.terminationGracePeriodSeconds")!) > 30);
+        var annotations = deployment.Map("spec.template.metadata.annotations");
+        Assert.Equal("/metrics", ((YamlScalarNode)annotations.Children[new YamlScalarNode("prometheus.io/path")]).Value);
+        Assert.Equal(port.Text("containerPort"), ((YamlScalarNode)annotations.Children[new YamlScalarNode("prometheus.io/port")]).Value);
+    }
+
+    [Fact]
+    public void Deployment_RunsAsNonRoot_OnAReadOnlyRootFilesystem_WithoutPrivileges()
+    {
+        var resources = Resources();
+        var pod = resources["Deployment"].Map("spec.template.spec");
+        Assert.Equal("true", pod.Text("securityContext.runAsNonRoot"));
+        Assert.NotEqual("0", pod.Text("securityContext.runAsUser"));
+        Assert.Equal("false", pod.Text("automountServiceAccountToken"));
+        var container = Container(resources);
+        Assert.Equal("true", container.Text("securityContext.readOnlyRootFilesystem"));
+        Assert.Equal("false", container.Text("securityContext.allowPrivilegeEscalation"));
+        Assert.Equal(["ALL"], container.List("securityContext.capabilities.drop").Select(c => ((YamlScalarNode)c).Value));
+        // .NET's diagnostics socket needs a writable /tmp.
+        var tmp = Assert.Single(container.List("volumeMounts"), m => m.Text("mountPath") == "/tmp");
+        Assert.Contains(pod.List("volumes"), v => v.Text("name") == tmp.Text("name") && v.At("emptyDir") is not null);
+    }
+
+    [Fact]
+    public void Deployment_MemoryIsSizedAboveTheBenchmarksPeak_WithTheHeapCapBelowTheLimit()
+    {
+        var container = Container(Resources());
+        var request = Mebibytes(container.Text("resources.requests.memory")!);
+        var limit = Mebibytes(container.Text("resources.limits.memory")!);
+        // Measured RSS: ~336 MB quick benchmark, ~340-350 MB in the outage suite, ~460 MB at most over nine 300k-backlog runs.
+        Assert.True(request >= 350 * 1_000_000 / 1_048_576.0, $"memory request {request} MiB is below the measured ~340 MB");
+        Assert.True(limit * 1_048_576 * 0.75 >= 460_000_000, $"memory limit {limit} MiB: .NET's heap cap (75%) is below the highest peak measured");
+        Assert.True(limit >= request);
+        Assert.NotNull(container.Text("resources.requests.cpu"));
+    }
+
+    [Fact]
+    public void TheAppKeyAndBrokerUri_ComeFromTheSecret_AndTheSettingsFromTheConfigMap()
+    {
+        var resources = Resources();
+        var container = Container(resources);
+        var secretKeys = resources["Secret"].Map("stringData").Keys();
+        foreach (var variable in new[] { "Flashduty__AppKey", "RabbitMq__Uri" })
+        {
+            var env = Assert.Single(container.List("env"), e => e.Text("name") == variable);
+            Assert.Null(env.Text("value"));
+            Assert.Equal(resources["Secret"].Text("metadata.name"), env.Text("valueFrom.secretKeyRef.name"));
+            Assert.Contains(env.Text("valueFrom.secretKeyRef.key"), secretKeys);
+        }
+
+        var settings = resources["ConfigMap"].Map("data").Keys();
+        Assert.DoesNotContain("Flashduty__AppKey", settings);
+        Assert.DoesNotContain("RabbitMq__Uri", settings);
+        Assert.Contains("Flashduty__SchemaIds__0", settings);
+        Assert.Equal(resources["ConfigMap"].Text("metadata.name"), Assert.Single(container.List("envFrom")).Text("configMapRef.name"));
+    }
+
+    [Fact]
+    public void DisruptionBudgetAndService_SelectThePods_AndTheServiceListsNotReadyOnesForScraping()
+    {
+        var resources = Resources();
+        var podLabels = resources["Deployment"].Map("spec.template.metadata.labels");
+        Assert.Equal(podLabels.Children, resources["Deployment"].Map("spec.selector.matchLabels").Children);
+        Assert.Equal("1", resources["PodDisruptionBudget"].Text("spec.minAvailable"));
+        Assert.Equal(podLabels.Children, resources["PodDisruptionBudget"].Map("spec.selector.matchLabels").Children);
+        Assert.Equal(podLabels.Children, resources["Service"].Map("spec.selector").Children);
+        Assert.Equal("true", resources["Service"].Text("spec.publishNotReadyAddresses"));
+    }
+
+    private static double Mebibytes(string quantity) => quantity switch
+    {
+        _ when quantity.EndsWith("Gi", StringComparison.Ordinal) => double.Parse(quantity[..^2]) * 1024,
+        _ when quantity.EndsWith("Mi", StringComparison.Ordinal) => double.Parse(quantity[..^2]),
+        _ => throw new Xunit.Sdk.XunitException($"memory quantity {quantity}: expected Mi or Gi"),
+    };
+}
