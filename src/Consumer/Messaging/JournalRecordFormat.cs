@@ -60,7 +60,7 @@ internal static class JournalRecordFormat
     {
         try
         {
-            return JsonSerializer.Deserialize<Record>(body, Json) is { Kind: "rows" or "acquired" or "released" } record ? record : null;
+            return JsonSerializer.Deserialize<Record>(body, Json) is { Kind: "rows" or "acquired" or "released" or "fence" } record ? record : null;
         }
         catch (JsonException)
         {

@@ -42,6 +42,8 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private DateTimeOffset _lastRequest;
 
+    private static readonly TimeSpan FenceWait = TimeSpan.FromSeconds(30);
+
     private string Queue => rabbit.Value.JournalQueue;
 
     private string UnreadableQueue => rabbit.Value.JournalUnreadableQueue;
@@ -103,17 +105,39 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
         try
         {
             await using var channel = await _broker.OpenExtraAsync(ct); // the queue is declared by then
-            var present = (await channel.QueueDeclarePassiveAsync(Queue, ct)).MessageCount;
+            // Every record up to a fence of its own: a message count can fall short (a quorum queue's, just after its
+            // leader moved, did: the newest records stayed unread and the term started without them, rows = older values).
+            var fence = Guid.NewGuid().ToString("N");
+            await PublishAsync(channel, JournalRecordFormat.Marker("fence", 0, fence), ct);
             var state = new JournalState();
             ulong lastTag = 0;
+            ulong fenceTag = 0;
             var read = 0;
             var unreadable = 0;
-            for (var i = 0; i < present; i++)
+            var staleFences = 0;
+            var deadline = DateTime.UtcNow + FenceWait;
+            while (fenceTag == 0)
             {
-                if (await channel.BasicGetAsync(Queue, autoAck: false, ct) is not { } got) break;
+                if (await channel.BasicGetAsync(Queue, autoAck: false, ct) is not { } got)
+                {
+                    // Confirmed, so it is there: a queue whose leader just moved may not deliver it at once.
+                    if (DateTime.UtcNow > deadline) throw new TimeoutException($"the journal's fence record did not come back within {FenceWait.TotalSeconds:0} s");
+                    await Task.Delay(50, ct);
+                    continue;
+                }
+
+                var parsed = JournalRecordFormat.Read(got.Body.Span);
+                if (parsed is { Kind: "fence" })
+                {
+                    // Ours ends the read; another's (a compaction cut short) is dropped with the rest.
+                    if (parsed.By == fence) fenceTag = got.DeliveryTag;
+                    else staleFences++;
+                    continue;
+                }
+
                 lastTag = got.DeliveryTag;
                 read++;
-                if (JournalRecordFormat.Read(got.Body.Span) is not { } record)
+                if (parsed is not { } record)
                 {
                     // Not lost with the compaction: set aside whole, for an operator (a newer version's record, a stray publish).
                     unreadable++;
@@ -128,7 +152,14 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
             // An empty journal: nobody held it before, so no write of a previous holder can be in flight.
             if (read == 0) state.CleanlyReleased = true;
             var written = 0;
-            if (read > 1)
+            if (read == 1 && unreadable == 0 && staleFences == 0)
+            {
+                // One record: kept as it is, only the fence goes.
+                await channel.BasicNackAsync(lastTag, multiple: false, requeue: true, ct);
+                await channel.BasicAckAsync(fenceTag, multiple: false, ct);
+                written = 1;
+            }
+            else if (read > unreadable)
             {
                 foreach (var record in JournalRecordFormat.RowRecords(state.Entries()))
                 {
@@ -138,17 +169,12 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
 
                 // The last holder's term, and whether it let go cleanly, survive the compaction.
                 await PublishAsync(channel, JournalRecordFormat.Marker(state.CleanlyReleased ? "released" : "acquired", state.Term, "compaction"), ct);
-                await channel.BasicAckAsync(lastTag, multiple: true, ct);
+                await channel.BasicAckAsync(fenceTag, multiple: true, ct);
                 Interlocked.Exchange(ref _bytes, 0);
             }
-            else if (read == 1 && unreadable == 1)
+            else
             {
-                await channel.BasicAckAsync(lastTag, multiple: false, ct); // moved to the unreadable queue
-            }
-            else if (read == 1)
-            {
-                await channel.BasicNackAsync(lastTag, multiple: false, requeue: true, ct);
-                written = 1;
+                await channel.BasicAckAsync(fenceTag, multiple: true, ct); // the fence, and what was moved to the unreadable queue
             }
 
             Log.JournalLoaded(logger, state.Schemas.Sum(s => s.Value.Count), read, Queue, written, unreadable);
