@@ -68,6 +68,13 @@ import.SetAction(async (p, ct) =>
         return 2;
     }
 
+    // Decommissions stamped "now" would delete hosts provisioned live after the export was taken: the export's own time is required.
+    if (p.GetValue(prune) && p.GetValue(at) is null)
+    {
+        Console.Error.WriteLine("--prune needs --at <the export's time, RFC 3339>: decommissions stamped now would delete hosts provisioned after the export was taken");
+        return 2;
+    }
+
     var configuration = new ConfigurationBuilder();
     if (p.GetValue(settings) is { } json) configuration.AddJsonFile(json.FullName, optional: false);
     configuration.AddEnvironmentVariables();

@@ -102,7 +102,7 @@ internal static class LabelSources
         if (mapping.HostLabel(sourceLabels) is null)
         {
             warnings.Add(mapping.Feeds(EventKind.HostDecommissioned)
-                ? $"schema {schemaId}: no source label is filled by the host, and HostDecommissioned carries only the host: decommissions never reach this schema (its rows stay until removed in Flashduty)"
+                ? $"schema {schemaId}: no source label is filled by the host, and HostDecommissioned carries only the host: decommissions never reach this schema (its rows stay; drift repair writes back a row an event set that is deleted in Flashduty)"
                 : $"schema {schemaId}: HostDecommissioned does not feed it ({mapping.ConfigPath}:Events): decommissions leave its rows alone");
         }
 

@@ -65,11 +65,17 @@ internal sealed partial class SchemaSync
                 {
                     var wasLive = state.Latest is not null;
                     state.InFlight = null;
-                    // Forget the refused values; what Flashduty holds stays the truth for the next event.
-                    foreach (var label in _labels)
+                    // Forget the refused values; what Flashduty holds stays the truth for the next event. Not for a drift
+                    // repair no event waits on: the row is still what the events set (its next run tries again, and logs).
+                    if (state.Repair == RepairKind.None || done.Count > 0)
                     {
-                        state.Labels[label] = state.Labels.GetValueOrDefault(label) with { Value = state.Confirmed?.GetValueOrDefault(label) };
+                        foreach (var label in _labels)
+                        {
+                            state.Labels[label] = state.Labels.GetValueOrDefault(label) with { Value = state.Confirmed?.GetValueOrDefault(label) };
+                        }
                     }
+
+                    state.Repair = RepairKind.None;
 
                     _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
                     CopiesSettled(state);

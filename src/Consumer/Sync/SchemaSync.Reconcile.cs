@@ -30,7 +30,11 @@ internal sealed partial class SchemaSync
         try
         {
             using var timer = new PeriodicTimer(_options.ReconcileInterval, _time);
-            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false)) _ = ReconcileAsync(dryRun: false, ct);
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                // Its failure is logged where it is served; a term ending first cancels it.
+                _ = ReconcileAsync(dryRun: false, ct).ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
         }
         catch (OperationCanceledException)
         {
@@ -71,6 +75,11 @@ internal sealed partial class SchemaSync
                 asked.Done.TrySetCanceled(ex.CancellationToken);
                 throw;
             }
+            catch (Exception ex)
+            {
+                asked.Done.TrySetException(ex); // answered, then the writer's supervisor reports it
+                throw;
+            }
         }
     }
 
@@ -86,6 +95,7 @@ internal sealed partial class SchemaSync
         var report = new ReconcileReport(Schema.SchemaId, rows.Count);
         lock (_sync)
         {
+            var projected = _keys.Values.Count(k => k.Latest is not null);
             var remote = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
             foreach (var row in rows)
             {
@@ -129,7 +139,15 @@ internal sealed partial class SchemaSync
                     continue;
                 }
 
-                if (held is null) report.Missing++;
+                if (held is null && projected >= Schema.RowCap)
+                {
+                    // Not queued: Flashduty would refuse it (someone filled the schema since), and the refusal would undo the row.
+                    report.Missing++;
+                    report.List(Display(state.Key), $"missing from Flashduty, but the schema holds its cap of {Schema.RowCap} rows: not written");
+                    continue;
+                }
+
+                if (held is null) (report.Missing, projected) = (report.Missing + 1, projected + 1);
                 else report.Differing++;
                 report.List(Display(state.Key), held is null
                     ? "missing from Flashduty: write it"
@@ -139,16 +157,8 @@ internal sealed partial class SchemaSync
 
             foreach (var (key, row) in remote)
             {
+                // A row the service never saw, also one of a host decommissioned once (it may be provisioned again since): not its own.
                 if (_keys.ContainsKey(key)) continue;
-                if (_hostKeyed && _hostDeletedAt.ContainsKey(key.Split(Separator)[_hostIndex]))
-                {
-                    // A row of a decommissioned host that the service never saw (added in the console since, say).
-                    report.NotGone++;
-                    report.List(Display(key), "its host is decommissioned, still in Flashduty: delete it");
-                    if (!dryRun) Repair(NewKey(key), row, null);
-                    continue;
-                }
-
                 Foreign(dryRun ? null : NewKey(key), row, dryRun, report, key);
             }
 
@@ -172,8 +182,8 @@ internal sealed partial class SchemaSync
     private void Repair(KeyState state, IReadOnlyDictionary<string, string>? held, IReadOnlyDictionary<string, string>? wanted)
     {
         state.Confirmed = held;
-        state.Repair = RepairKind.Rewrite;
         Requeue(state, wanted, []);
+        state.Repair = RepairKind.Rewrite;
     }
 
     /// <summary>A row no event set, deleted. Its labels are forgotten: an event creating the key later starts from nothing. Under the lock.</summary>
@@ -181,8 +191,8 @@ internal sealed partial class SchemaSync
     {
         state.Labels.Clear();
         state.Confirmed = held;
-        state.Repair = RepairKind.Prune;
         Requeue(state, null, []);
+        state.Repair = RepairKind.Prune;
     }
 
     /// <summary>A row no event set, as Flashduty now holds it. Under the lock.</summary>

@@ -194,6 +194,7 @@ internal sealed partial class SchemaSync
     private void Requeue(KeyState state, IReadOnlyDictionary<string, string>? target, IEnumerable<Waiter> waiters)
     {
         var wasLive = state.Latest is not null;
+        state.Repair = RepairKind.None; // an event's write replaces a repair (Repair and Prune set it again after this)
         state.Pending ??= new Write(target);
         state.Pending.Target = target;
         foreach (var waiter in waiters) Hold(state.Pending, waiter);

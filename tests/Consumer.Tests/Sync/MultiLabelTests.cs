@@ -40,25 +40,45 @@ public sealed class MultiLabelTests
     }
 
     [Fact]
-    public async Task DriftRepair_DeletesARowOfADecommissionedHostAddedBehindTheServicesBack_AndLeavesOtherHostsRowsAlone()
+    public async Task DriftRepair_RewritesTheRowsEventsSet_AndLeavesRowsAddedInTheConsole_AlsoOfAHostOnceDecommissioned()
     {
         var api = new FakeMappingApi();
         await using var sync = new SchemaSyncUnderTest(api, HostEnv);
-        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "alice", T0))]);
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "alice", T0)), sync.Apply(Provision("b", "prod", "bob", T0))]);
         await sync.SettleAsync([sync.Apply(Decommission("a", T0.AddMinutes(1)))]);
-        Assert.Empty(api.Rows);
-        // Someone adds rows in the console: one for the decommissioned host, one for a host no event named.
+        // Someone edits b's row and adds rows in the console: one for the host decommissioned once (it may be provisioned
+        // again since: not the service's to delete), one for a host no event named.
+        api.Rows["b,prod"] = Row("b", "prod", "mallory");
         api.Rows["a,stage"] = Row("a", "stage", "mallory");
         api.Rows["c,prod"] = Row("c", "prod", "carol");
 
         var dry = await sync.Sync.ReconcileAsync(dryRun: true, CancellationToken.None);
-        Assert.Equal((1, 1, 0, 0), (dry.NotGone, dry.Foreign, dry.Missing, dry.Differing));
-        Assert.Equal(["a,stage: its host is decommissioned, still in Flashduty: delete it"], dry.Differences);
-        Assert.Equal(2, api.Rows.Count);
+        Assert.Equal((0, 1, 0, 2), (dry.NotGone, dry.Differing, dry.Missing, dry.Foreign));
+        Assert.Equal(["b,prod: owner is 'mallory', should be 'bob'"], dry.Differences);
+        Assert.Equal("mallory", api.Rows["b,prod"]["owner"]);
 
         await sync.Sync.ReconcileAsync(dryRun: false, CancellationToken.None);
-        await Eventually.UntilAsync(() => !api.Rows.ContainsKey("a,stage"), TimeSpan.FromSeconds(10), "the decommissioned host's row deleted");
-        Assert.Equal(["c,prod"], api.Rows.Keys);
+        await Eventually.UntilAsync(() => api.Rows["b,prod"]["owner"] == "bob", TimeSpan.FromSeconds(10), "b's row repaired");
+        Assert.Equal(["a,stage", "b,prod", "c,prod"], api.Rows.Keys.Order());
+        Assert.Empty(api.Deletes.Skip(1)); // only the decommission's own
+    }
+
+    [Fact]
+    public async Task ARefusedRepair_KeepsTheRowTheEventsSet_SoTheNextRunWritesIt()
+    {
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv);
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "alice", T0))]);
+        api.Rows.Clear(); // lost behind the service's back
+        api.Refuses = doc => doc["owner"] == "alice";
+
+        await sync.Sync.ReconcileAsync(dryRun: false, CancellationToken.None);
+        await Eventually.UntilAsync(() => api.Upserts.Count >= 2, TimeSpan.FromSeconds(10), "the repair tried");
+        api.Refuses = _ => false;
+        var again = await sync.Sync.ReconcileAsync(dryRun: false, CancellationToken.None);
+
+        Assert.Equal(1, again.Missing);
+        await Eventually.UntilAsync(() => api.Rows.GetValueOrDefault("a,prod")?["owner"] == "alice", TimeSpan.FromSeconds(10), "the row written by the next run");
     }
 
     [Fact]
