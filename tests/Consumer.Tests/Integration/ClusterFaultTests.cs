@@ -48,7 +48,7 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
         var bad = 0;
         var sent = 0;
         var (stoppedAtEvent, restartedAtEvent) = (0, 0);
-        var newest = new Dictionary<string, (DateTimeOffset At, int Index, string Row)>();
+        var newest = new Dictionary<string, (DateTimeOffset At, int Index, string Row, string Body)>();
         // Published in groups of 500 confirmed together (one confirmed publish at a time is ~100/s on a quorum queue here).
         var publishing = Task.Run(async () =>
         {
@@ -58,9 +58,11 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
                 var host = $"h{random.Next(1000):000}";
                 var at = T0.AddSeconds(random.Next(1_000_000));
                 (string, string?)[] labels = [("host", host), ("owner", $"o{random.Next(40)}"), ("team", $"t{random.Next(5)}"), ("service", $"s{random.Next(20)}")];
-                pending.Add(Publish(publisher, InventoryExchanges.HostProvisioned, new { host, owner = labels[1].Item2, team = labels[2].Item2, service = labels[3].Item2, occurredAt = at }));
+                var body = new { host, owner = labels[1].Item2, team = labels[2].Item2, service = labels[3].Item2, occurredAt = at };
+                pending.Add(Publish(publisher, InventoryExchanges.HostProvisioned, body));
                 hosts.Apply(at, labels);
-                if (!newest.TryGetValue(host, out var had) || at >= had.At) newest[host] = (at, i, string.Join(",", labels.Select(l => l.Item2)));
+                if (!newest.TryGetValue(host, out var had) || at >= had.At)
+                    newest[host] = (at, i, string.Join(",", labels.Select(l => l.Item2)), System.Text.Json.JsonSerializer.Serialize(body, System.Text.Json.JsonSerializerOptions.Web));
                 services.Apply(at, labels);
                 if (i % 1000 == 500)
                 {
@@ -94,7 +96,7 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
         await Eventually.UntilAsync(() => hosts.Matches(h.Rows(SyncHarness.HostSchema)) && services.Matches(h.Rows(SyncHarness.ServiceSchema)),
             TimeSpan.FromMinutes(3), () => "rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)) + "; newest event of each wrong row at index " +
                 string.Join(",", h.Rows(SyncHarness.HostSchema).Where(r => newest.TryGetValue(r.Key, out var n) && n.Row != string.Join(",", r.Value["host"], r.Value["owner"], r.Value["team"], r.Value["service"]))
-                    .Select(r => newest[r.Key].Index).Order()) + $" (node stopped after {stoppedAtEvent} sent, started after {restartedAtEvent})");
+                    .Select(r => $"{newest[r.Key].Index}{(deliveries.Received(newest[r.Key].Body) ? "" : " (never delivered)")}").Order()) + $" (node stopped after {stoppedAtEvent} sent, started after {restartedAtEvent})");
         var matched = clock.Elapsed;
         await h.DrainedAsync(TimeSpan.FromMinutes(1));
         var errors = await h.DrainErrorQueueAsync();
@@ -128,8 +130,14 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
             return after.Zip(after.Skip(1), (a, b) => b - a).DefaultIfEmpty().Max();
         }
 
+        private readonly ConcurrentDictionary<string, bool> _bodies = new(StringComparer.Ordinal);
+
+        /// <summary>Whether this body reached the service (tells a loss in the broker or publisher from one in the service).</summary>
+        public bool Received(string body) => _bodies.ContainsKey(body);
+
         public Task PreReceive(ReceiveContext context)
         {
+            _bodies.TryAdd(System.Text.Encoding.UTF8.GetString(context.GetBody()), true);
             _times.Enqueue(_clock.Elapsed);
             return Task.CompletedTask;
         }
