@@ -56,7 +56,8 @@ public sealed class FaultSuiteTests(RabbitMqFixture broker, ITestOutputHelper ou
             await broker.RestartBrokerAsync();
             await h.ReopenChannelAsync();
             await Eventually.UntilAsync(() => hosts.Matches(h.Rows(SyncHarness.HostSchema)) && services.Matches(h.Rows(SyncHarness.ServiceSchema)),
-                TimeSpan.FromMinutes(3), () => "rows to match the model: " + hosts.Diff(h.Rows(SyncHarness.HostSchema)));
+                TimeSpan.FromMinutes(3), () => "rows to match the model: hosts " + hosts.Diff(h.Rows(SyncHarness.HostSchema)) +
+                                               "; services " + services.Diff(h.Rows(SyncHarness.ServiceSchema)));
             await h.DrainedAsync(TimeSpan.FromMinutes(1));
         }
 
