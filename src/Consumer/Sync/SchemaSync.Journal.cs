@@ -83,8 +83,7 @@ internal sealed partial class SchemaSync
         {
             foreach (var row in rows)
             {
-                if (Schema.KeyOf(row) is not { } key || !_labels.All(row.ContainsKey) ||
-                    Schema.SourceLabels.Any(l => row[l].Contains(Separator, StringComparison.Ordinal))) continue;
+                if (KeyOfDownloaded(row) is not { } key) continue;
                 var state = NewKey(key);
                 state.Confirmed = _labels.ToDictionary(l => l, l => row[l], StringComparer.Ordinal);
                 foreach (var label in _labels) state.Labels[label] = new Stamped(row[label], DateTimeOffset.MinValue);
@@ -113,4 +112,11 @@ internal sealed partial class SchemaSync
             }
         }
     }
+
+    /// <summary>
+    /// The key of a downloaded row; null for a row missing a label, or whose source values hold the key separator (it
+    /// cannot be told from another row's): such rows are left alone.
+    /// </summary>
+    private string? KeyOfDownloaded(IReadOnlyDictionary<string, string> row) =>
+        Schema.KeyOf(row) is { } key && _labels.All(row.ContainsKey) && !Schema.SourceLabels.Any(l => row[l].Contains(Separator, StringComparison.Ordinal)) ? key : null;
 }

@@ -54,7 +54,7 @@ internal sealed partial class SchemaSync
 
             try
             {
-                var rows = await _api.DownloadAsync(Schema.SchemaId, Schema.AllLabels.ToList(), ct).ConfigureAwait(false);
+                var rows = await _api.DownloadAsync(Schema.SchemaId, _labels, ct).ConfigureAwait(false);
                 var report = Compare(rows.Rows, asked.DryRun);
                 if (!asked.DryRun)
                 {
@@ -99,8 +99,7 @@ internal sealed partial class SchemaSync
             var remote = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
             foreach (var row in rows)
             {
-                if (Schema.KeyOf(row) is { } key && Schema.AllLabels.All(row.ContainsKey) &&
-                    !Schema.SourceLabels.Any(l => row[l].Contains(Separator, StringComparison.Ordinal))) remote[key] = row;
+                if (KeyOfDownloaded(row) is { } key) remote[key] = row;
             }
 
             foreach (var state in _keys.Values.ToList())
@@ -130,7 +129,7 @@ internal sealed partial class SchemaSync
                 var wanted = new Dictionary<string, string>(target, StringComparer.Ordinal);
                 if (held is not null)
                 {
-                    foreach (var label in Schema.AllLabels.Where(l => state.Labels[l].At == DateTimeOffset.MinValue)) wanted[label] = held[label];
+                    foreach (var label in _labels.Where(l => state.Labels[l].At == DateTimeOffset.MinValue)) wanted[label] = held[label];
                 }
 
                 if (Rows.Same(wanted, held))
@@ -151,7 +150,7 @@ internal sealed partial class SchemaSync
                 else report.Differing++;
                 report.List(Display(state.Key), held is null
                     ? "missing from Flashduty: write it"
-                    : string.Join(", ", Schema.AllLabels.Where(l => held[l] != wanted[l]).Select(l => $"{l} is '{held[l]}', should be '{wanted[l]}'")));
+                    : string.Join(", ", _labels.Where(l => held[l] != wanted[l]).Select(l => $"{l} is '{held[l]}', should be '{wanted[l]}'")));
                 if (!dryRun) Repair(state, held, wanted);
             }
 
@@ -199,7 +198,7 @@ internal sealed partial class SchemaSync
     private void Adopt(KeyState state, IReadOnlyDictionary<string, string> held, bool onlyUnset = false)
     {
         state.Confirmed = held;
-        foreach (var label in Schema.AllLabels)
+        foreach (var label in _labels)
         {
             if (!onlyUnset || state.Labels[label].At == DateTimeOffset.MinValue) state.Labels[label] = new Stamped(held[label], DateTimeOffset.MinValue);
         }
