@@ -23,7 +23,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     private int _delivered;
     private int _unappliedCount;
     private int _blockedTypes;
-    private readonly ConcurrentDictionary<ReceiveContext, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<object, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<string, int> _activeBatches = new();
     private readonly object _sync = new();
     private TaskCompletionSource _quiet = NewQuiet();
@@ -67,7 +67,10 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
         }
     }
 
-    public void Applied(ReceiveContext message)
+    public void Applied(ReceiveContext message) => Applied((object)message);
+
+    /// <summary>A delivery (any object standing for one) is applied or will never be.</summary>
+    internal void Applied(object message)
     {
         // Lock-free on the hot path: only the last one applied signals.
         if (_unapplied.TryRemove(message, out _) && Interlocked.Decrement(ref _unappliedCount) == 0) Update();
@@ -104,6 +107,13 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
 
     public Task PreReceive(ReceiveContext context)
     {
+        Arrived(context);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A delivery (any object standing for one) came in and waits to be applied.</summary>
+    internal void Arrived(object context)
+    {
         if (Interlocked.Exchange(ref _delivered, 1) == 0) onFirstDelivery?.Invoke();
         var now = _time.GetTimestamp();
         var previous = Interlocked.Exchange(ref _lastArrival, now);
@@ -112,7 +122,6 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
         var average = Volatile.Read(ref _averageGapTicks);
         Volatile.Write(ref _averageGapTicks, average >= double.MaxValue / 2 ? gap : (average * 0.9) + (gap * 0.1));
         if (_unapplied.TryAdd(context, 0)) Interlocked.Increment(ref _unappliedCount);
-        return Task.CompletedTask;
     }
 
     public Task PostReceive(ReceiveContext context)

@@ -28,6 +28,9 @@ internal sealed class KeyState(string key)
     /// <summary>A write landed since the row was last journaled: its next record replaces the row's event copies.</summary>
     public bool CopiesSettled { get; set; }
 
+    /// <summary>When an event last changed the row (a <see cref="TimeProvider"/> timestamp; 0: never): see <see cref="Revisits"/>.</summary>
+    public long LastChange { get; set; }
+
     /// <summary>The queued write repairs drift (counted when it lands).</summary>
     public RepairKind Repair { get; set; }
 

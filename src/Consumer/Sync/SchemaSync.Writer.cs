@@ -104,15 +104,17 @@ internal sealed partial class SchemaSync
         {
             int pending;
             long oldest;
+            double revisited;
             TaskCompletionSource full;
             lock (_sync)
             {
                 pending = _dirty.Count;
                 oldest = _oldestPending;
+                revisited = _revisits.Share;
                 full = _full = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
 
-            var wait = WritePolicy.Wait(pending, _time.GetElapsedTime(oldest), _inflow.IsDrained, _options.MaxWriteDelay);
+            var wait = WritePolicy.Wait(pending, _time.GetElapsedTime(oldest), _inflow.IsDrained, _options.MaxWriteDelay, revisited);
             if (wait == Timeout.InfiniteTimeSpan) return false;
             if (wait == TimeSpan.Zero) return true;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -141,6 +143,7 @@ internal sealed partial class SchemaSync
             }
 
             // Set under the lock that QuiesceAsync takes: a stopping replica waits for exactly this write.
+            if (batch.Count > 0) _revisits.Written();
             if (batch.Count > 0) _round = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             return batch;
         }

@@ -31,6 +31,7 @@ internal sealed partial class SchemaSync
     // Completed when a full request is pending: the writer waiting to coalesce writes at once.
     private TaskCompletionSource? _full;
     private bool _warnedFull;
+    private readonly Revisits _revisits;
 
     private readonly InflowTracker _inflow;
     private readonly IReadOnlyList<string> _labels;
@@ -50,6 +51,7 @@ internal sealed partial class SchemaSync
         _metrics = metrics;
         _logger = logger;
         _time = time;
+        _revisits = new Revisits(time, options.MaxWriteDelay);
     }
 
     public SchemaDefinition Schema { get; }
@@ -120,6 +122,7 @@ internal sealed partial class SchemaSync
         }
         else
         {
+            _revisits.Changed(state);
             Requeue(state, target, [waiter]);
         }
 
@@ -202,7 +205,7 @@ internal sealed partial class SchemaSync
         _dirty[state.Key] = state;
         _projectedRows += (state.Latest is not null ? 1 : 0) - (wasLive ? 1 : 0);
         _signal.Writer.TryWrite(true);
-        if (_dirty.Count >= WritePolicy.FullRequest) _full?.TrySetResult();
+        if (WritePolicy.IsWorthAFullRequest(_dirty.Count, _revisits.Share)) _full?.TrySetResult();
     }
 
     /// <summary>
