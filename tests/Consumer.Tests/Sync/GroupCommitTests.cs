@@ -1,9 +1,4 @@
-using System.Diagnostics;
 using FlashdutySync.Sync;
-using FlashdutySync.Telemetry;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 
 namespace FlashdutySync.Tests.Sync;
 
@@ -13,43 +8,34 @@ namespace FlashdutySync.Tests.Sync;
 /// </summary>
 public sealed class GroupCommitTests : IAsyncDisposable
 {
-    private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset T0 = SchemaSyncUnderTest.T0;
     private readonly FakeMappingApi _api = new();
-    private readonly FakeTimeProvider _time = new(T0.AddHours(1));
-    private readonly CancellationTokenSource _stop = new();
-    private readonly InflowTracker _inflow;
-    private readonly SchemaSync _sync;
-    private readonly Task _writer;
     private readonly object _delivery = new();
+    private InflowTracker? _inflow;
+    private readonly SchemaSyncUnderTest _under;
 
     public GroupCommitTests()
     {
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        _inflow = new InflowTracker(10, time: _time);
-        _sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", ["host"], ["owner", "team"], RowCap: 5000),
-            _api, new SyncOptions(), _inflow, DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger.Instance, _time);
-        _api.SourceLabels = ["host"];
+        _under = new SchemaSyncUnderTest(_api, ["host"], options: new SyncOptions(), inflow: time => _inflow = new InflowTracker(10, time: time));
         // An event delivered and not applied yet: the inflow is busy until the test says otherwise.
-        _inflow.Arrived(_delivery);
-        _writer = Task.Run(() => _sync.RunAsync(_stop.Token));
+        _inflow!.Arrived(_delivery);
     }
 
     private Task<KeyOutcome> Apply(string host, string owner, int second) =>
-        _sync.Apply(new InventoryEvent(EventKind.HostProvisioned, new Dictionary<string, string> { ["host"] = host, ["owner"] = owner, ["team"] = "sre" },
-            T0.AddSeconds(second), null), default(ActivityContext))!;
+        _under.Apply(SchemaSyncUnderTest.Event(EventKind.HostProvisioned, T0.AddSeconds(second), ("host", host), ("owner", owner), ("team", "sre")));
 
     private int UpsertCount => _api.Upserts.Count;
 
     /// <summary>The inflow goes idle; waits for the outcomes, moving the fake clock past the quiet period each poll.</summary>
     private async Task IdleAndSettleAsync(IEnumerable<Task<KeyOutcome>> outcomes)
     {
-        _inflow.Applied(_delivery);
+        _inflow!.Applied(_delivery);
         var all = Task.WhenAll(outcomes);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!all.IsCompleted)
         {
             Assert.True(DateTime.UtcNow < deadline, "rows not written within 10 s of the inflow going idle");
-            _time.Advance(TimeSpan.FromMilliseconds(50));
+            _under.Time.Advance(TimeSpan.FromMilliseconds(50));
             await Task.WhenAny(all, Task.Delay(10));
         }
 
@@ -88,10 +74,5 @@ public sealed class GroupCommitTests : IAsyncDisposable
         Assert.Equal("carol", _api.Rows["h599"]["owner"]);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        await _writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _under.DisposeAsync();
 }

@@ -14,13 +14,16 @@ internal sealed class SchemaSyncUnderTest : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _writer;
 
-    public SchemaSyncUnderTest(FakeMappingApi api, IReadOnlyList<string> sourceLabels, IEnumerable<IReadOnlyDictionary<string, string>>? rows = null, int rowCap = 5000)
+    /// <param name="options">Sync options; default: a 10 ms probe interval.</param>
+    /// <param name="inflow">The inflow tracker (on <see cref="Time"/>); default: one that is always idle.</param>
+    public SchemaSyncUnderTest(FakeMappingApi api, IReadOnlyList<string> sourceLabels, IEnumerable<IReadOnlyDictionary<string, string>>? rows = null, int rowCap = 5000,
+        SyncOptions? options = null, Func<TimeProvider, InflowTracker>? inflow = null)
     {
         Api = api;
         api.SourceLabels = sourceLabels;
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         Sync = new SchemaSync(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", sourceLabels, ["owner", "team"], RowCap: rowCap),
-            api, new SyncOptions { ProbeInterval = TimeSpan.FromMilliseconds(10) }, new InflowTracker(10), DiscardRefusedEvents.Instance, new SyncMetrics(meters),
+            api, options ?? new SyncOptions { ProbeInterval = TimeSpan.FromMilliseconds(10) }, inflow?.Invoke(Time) ?? new InflowTracker(10), DiscardRefusedEvents.Instance, new SyncMetrics(meters),
             NullLogger.Instance, Time);
         if (rows is not null) Sync.Load(rows);
         _writer = Task.Run(() => Sync.RunAsync(_stop.Token));
