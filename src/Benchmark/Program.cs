@@ -7,7 +7,7 @@ using InventoryPublisher;
 using RabbitMQ.Client;
 
 // Benchmark: the pipeline against the designs a team would otherwise write, on the same events, in one run.
-// Usage: dotnet run -c Release --project src/Benchmark -- [--quick] [--only burst|light|backlog|window] [--no-baselines] [--backlog N] [--out bench/results.md]
+// Usage: dotnet run -c Release --project src/Benchmark -- [--quick] [--only burst|light|backlog|fullsync|window] [--no-baselines] [--backlog N] [--out bench/results.md]
 // SERVICE_X=y in the environment reaches the service as X=y (runtime knobs, options).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
@@ -122,32 +122,20 @@ async Task<(double Seconds, long Requests, long Throttled, double PeakRss)> RunP
 }
 
 // The broker's and MassTransit's ceilings on the same events: each consumes a fresh queue holding all of them.
-async Task<(double Raw, double MassTransit, double Batch, double InOrder)> CeilingsAsync(EventSet set)
+async Task<(double Raw, double MassTransit, double Batch, double InOrder)> CeilingsAsync(EventSet set) => (
+    await CeilingAsync(set, "raw", "raw consume", q => Baselines.RawConsumeRateAsync(connection, q, set.Events.Count)),
+    await CeilingAsync(set, "mt", "MassTransit consume", q => Baselines.MassTransitConsumeRateAsync(broker, q, set.Events.Count)),
+    await CeilingAsync(set, "mtbatch", "MassTransit Batch<T> consume", q => Baselines.MassTransitBatchConsumeRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch)),
+    await CeilingAsync(set, "mtinorder", "MassTransit Batch<T> in delivery order consume", q => Baselines.MassTransitBatchInOrderRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch)));
+
+async Task<double> CeilingAsync(EventSet set, string design, string name, Func<string, Task<double>> consume)
 {
-    var q = await FreshQueueAsync("raw");
+    var q = await FreshQueueAsync(design);
     await PublishAsync(set);
-    var raw = await Baselines.RawConsumeRateAsync(connection, q, set.Events.Count);
+    var rate = await consume(q);
     await DropQueuesAsync(q);
-    Console.WriteLine($"  raw consume {raw:0}/s");
-
-    q = await FreshQueueAsync("mt");
-    await PublishAsync(set);
-    var mt = await Baselines.MassTransitConsumeRateAsync(broker, q, set.Events.Count);
-    await DropQueuesAsync(q);
-    Console.WriteLine($"  MassTransit consume {mt:0}/s");
-
-    q = await FreshQueueAsync("mtbatch");
-    await PublishAsync(set);
-    var batch = await Baselines.MassTransitBatchConsumeRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch);
-    await DropQueuesAsync(q);
-    Console.WriteLine($"  MassTransit Batch<T> consume {batch:0}/s");
-
-    q = await FreshQueueAsync("mtinorder");
-    await PublishAsync(set);
-    var inOrder = await Baselines.MassTransitBatchInOrderRateAsync(broker, q, set.Events.Count, timeBox, serviceBatch);
-    await DropQueuesAsync(q);
-    Console.WriteLine($"  MassTransit Batch<T> in delivery order consume {inOrder:0}/s");
-    return (raw, mt, batch, inOrder);
+    Console.WriteLine($"  {name} {rate:0}/s");
+    return rate;
 }
 
 // ---- Scenario 1: burst ----
@@ -265,6 +253,15 @@ report.Append(CultureInfo.InvariantCulture, $"| **this service** | {backlogEvent
 
 if (!skipBaselines) report.Append(CultureInfo.InvariantCulture, $"Drain rate against the ceilings measured in the same run: {bRate / bMt:0.00}× MassTransit's plain consumer, {bRate / bBatch:0.00}× MassTransit's batch consumer, {bRate / bInOrder:0.00}× the same in delivery order, {bRate / bRaw:0.00}× raw RabbitMQ.Client.\n\n");
 Console.WriteLine($"  drained in {bSeconds:0.0} s ({backlogEvents / bSeconds:0}/s), {bRequests} requests, peak RSS {bRss:0} MB");
+}
+
+// ---- Scenario 4: a full-account sync, 20 schemas × 10,000 changed rows (FullSyncScenario) ----
+if (Runs("fullsync"))
+{
+    Console.WriteLine("full-account sync: 20 schemas × 10,000 rows");
+    var (section, failure) = await FullSyncScenario.RunAsync(broker, connection, serviceDll);
+    report.Append(section);
+    if (failure is not null) failures.Add(failure);
 }
 
 // ---- Window sweep (only with --only window): what the prefetch window buys in requests and costs in memory ----
