@@ -1,4 +1,5 @@
 using Flashduty.Simulator;
+using FlashdutySync.Reconcile;
 using FlashdutySync.Tests.Support;
 using Inventory.Contracts;
 
@@ -19,6 +20,7 @@ public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
     {
         await using var h = await SyncHarness.CreateAsync(broker);
         h.Settings["Flashduty:SchemaIds:2"] = MissingSchema; // never loads: the paused-schema gauge and alert
+        h.Settings["Sync:Prune"] = "true"; // the drift panel's pruned rows
         var app = await h.StartServiceAsync();
         var port = new Uri(app.Urls.First()).Port;
         await using var prometheus = await PrometheusServer.StartAsync(port, RepoFiles.PathOf("deploy/prometheus/alerts.yaml"));
@@ -37,6 +39,17 @@ public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
         await Eventually.UntilAsync(() => h.Simulator.State.Stats.ThrottledBy(SimStats.Causes.Injected) > 0, TimeSpan.FromSeconds(20), "a 429 to be answered");
         h.Simulator.State.Faults = new FaultOptions();
         await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema)["web-00"]["owner"] == "carol", TimeSpan.FromSeconds(30), "the throttled write to land");
+
+        // Drift for the drift-repair panel: a row edited behind the service's back and one no event set; a repair run
+        // writes the first again and prunes the second.
+        h.Simulator.State.SeedRows(SyncHarness.HostSchema, [
+            new Dictionary<string, string> { ["host"] = "web-01", ["owner"] = "mallory", ["team"] = "sre", ["service"] = "svc-1" },
+            new Dictionary<string, string> { ["host"] = "legacy-1", ["owner"] = "nobody", ["team"] = "sre", ["service"] = "svc-0" },
+        ]);
+        var errors = new StringWriter();
+        Assert.True(await ReconcileCommand.RunAsync(["--url", $"http://localhost:{port}"], new StringWriter(), errors) == 0, errors.ToString());
+        await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema) is var rows && rows["web-01"]["owner"] == "alice" && !rows.ContainsKey("legacy-1"),
+            TimeSpan.FromSeconds(30), "the edited row written again and the foreign one pruned");
 
         var queries = DashboardQueries.All();
         var wanted = queries.SelectMany(q => DashboardQueries.MetricNames(q.Expr)).ToHashSet();
@@ -70,11 +83,14 @@ public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
         Assert.True(await ScalarAsync(prometheus, "sum(flashduty_requests_total{status=\"429\"})") >= 1);
         Assert.Equal(1.0, await ScalarAsync(prometheus, "sum(sync_events_set_aside_total{reason=\"invalid-event\"})"));
         Assert.Equal(1.0, await ScalarAsync(prometheus, "sum(sync_events_set_aside_total{reason=\"unreadable\"})"));
+        Assert.Equal(1.0, await ScalarAsync(prometheus, "sum(sync_reconcile_different_total)"));
+        Assert.Equal(1.0, await ScalarAsync(prometheus, "sum(sync_reconcile_repaired_total)"));
+        Assert.Equal(1.0, await ScalarAsync(prometheus, "sum(sync_reconcile_pruned_total)"));
         // A row of 20 against the default cap of 10,000.
         Assert.Equal(0.002, await ScalarAsync(prometheus, $"max(sync_rows_fill{{schema_id=\"{SyncHarness.HostSchema}\"}})"), 6);
 
         var rules = await prometheus.RulesAsync();
-        Assert.Equal(7, rules.Count);
+        Assert.Equal(8, rules.Count);
         Assert.All(rules, r => Assert.True(r.Health == "ok", $"rule {r.Name}: {r.Health} {r.Error}"));
         // No `for:` on these two: firing at once. The paused schema is pending for 5 minutes first.
         await Eventually.UntilAsync(async () =>
@@ -86,6 +102,7 @@ public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
         }, TimeSpan.FromSeconds(20), "the error-queue, throttled and paused-schema alerts");
         var raised = (await prometheus.AlertsAsync()).Select(a => a.Name).ToHashSet();
         Assert.DoesNotContain("FlashdutySyncNoActiveReplica", raised);
+        Assert.DoesNotContain("FlashdutySyncSeveralActiveReplicas", raised);
         Assert.DoesNotContain("FlashdutySyncSchemaNearlyFull", raised);
         Assert.DoesNotContain("FlashdutySyncNotWriting", raised);
         Assert.DoesNotContain("FlashdutySyncFreshnessSlow", raised);

@@ -4,13 +4,13 @@ using FlashdutySync.Tests.Support;
 namespace FlashdutySync.Tests.Operating;
 
 /// <summary>deploy/prometheus: the rules pass promtool's checks and unit tests, and every alert is tested both ways.</summary>
-public sealed class AlertRulesTests
+public sealed partial class AlertRulesTests
 {
     private const string Dir = "deploy/prometheus";
 
     private static readonly string[] Expected =
     [
-        "FlashdutySyncNoActiveReplica", "FlashdutySyncSchemaPaused", "FlashdutySyncErrorQueueGrowing", "FlashdutySyncSchemaNearlyFull",
+        "FlashdutySyncNoActiveReplica", "FlashdutySyncSeveralActiveReplicas", "FlashdutySyncSchemaPaused", "FlashdutySyncErrorQueueGrowing", "FlashdutySyncSchemaNearlyFull",
         "FlashdutySyncFreshnessSlow", "FlashdutySyncThrottled", "FlashdutySyncNotWriting",
     ];
 
@@ -43,6 +43,18 @@ public sealed class AlertRulesTests
     }
 
     [Fact]
+    public void EveryAggregation_KeepsNamespaceAndJob_SoTwoDeploymentsWithOneJobDoNotMaskEachOther()
+    {
+        foreach (var rule in Yaml.Single($"{Dir}/alerts.yaml").List("groups").SelectMany(g => g.List("rules")))
+        {
+            var clauses = Grouping().Matches(rule.Text("expr")!).Select(m => m.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries)).ToList();
+            Assert.True(clauses.Count > 0, $"{rule.Text("alert")}: no by (...) or on (...)");
+            Assert.All(clauses, labels => Assert.True(labels.Contains("namespace") && labels.Contains("job"),
+                $"{rule.Text("alert")}: ({string.Join(", ", labels)}) leaves out namespace or job"));
+        }
+    }
+
+    [Fact]
     public void EveryAlert_HasAUnitTestWhereItFires_AndOneWhereItDoesNot()
     {
         var cases = Yaml.Single($"{Dir}/alerts.test.yaml").List("tests").SelectMany(t => t.List("alert_rule_test"))
@@ -62,4 +74,7 @@ public sealed class AlertRulesTests
         Assert.True(operating.Success, "README.md has no '## Operating' section");
         foreach (var alert in AlertNames()) Assert.Contains($"`{alert}`", operating.Groups[1].Value);
     }
+
+    [GeneratedRegex(@"\b(?:by|on)\s*\(([^)]*)\)")]
+    private static partial Regex Grouping();
 }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using FlashdutySync.Tests.Support;
 using YamlDotNet.RepresentationModel;
 
@@ -6,11 +7,14 @@ namespace FlashdutySync.Tests.Operating;
 /// <summary>
 /// deploy/k8s, read as YAML and checked for what matters (Debian's kubectl 1.20 validates only against a cluster,
 /// and no schema validator installs here): two replicas, probes on the health endpoints, non-root, a read-only root
-/// filesystem, resources sized from the benchmark, the app key from the Secret, and a disruption budget.
+/// filesystem, resources sized from the benchmark, the app key from a Secret the team creates (never applied by
+/// kustomize, so an apply cannot overwrite it), and a disruption budget.
 /// </summary>
-public sealed class KubernetesManifestTests
+public sealed partial class KubernetesManifestTests
 {
     private const string Dir = "deploy/k8s";
+
+    private static YamlMappingNode ExampleSecret() => Yaml.Single($"{Dir}/secret.example.yaml");
 
     private static IReadOnlyDictionary<string, YamlMappingNode> Resources()
     {
@@ -23,10 +27,13 @@ public sealed class KubernetesManifestTests
         (YamlMappingNode)Assert.Single(resources["Deployment"].List("spec.template.spec.containers"));
 
     [Fact]
-    public void Kustomization_ListsTheDeploymentSecretConfigMapServiceAndDisruptionBudget()
+    public void Kustomization_ListsTheDeploymentConfigMapServiceAndDisruptionBudget_AndNoSecret()
     {
-        Assert.Equal(["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service"], Resources().Keys.Order());
+        // A Secret in the kustomization would replace the team's real one with placeholders at every `kubectl apply -k`.
+        Assert.Equal(["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"], Resources().Keys.Order());
         Assert.All(Resources().Values, r => Assert.Equal("flashduty-mapping-sync", r.Text("metadata.name")));
+        Assert.Null(Yaml.Single($"{Dir}/kustomization.yaml").At("secretGenerator"));
+        Assert.Equal("Secret", ExampleSecret().Text("kind"));
     }
 
     [Fact]
@@ -82,18 +89,22 @@ public sealed class KubernetesManifestTests
     }
 
     [Fact]
-    public void TheAppKeyAndBrokerUri_ComeFromTheSecret_AndTheSettingsFromTheConfigMap()
+    public void TheAppKeyAndBrokerUri_ComeFromTheExampleSecretsNameAndKeys_AndTheSettingsFromTheConfigMap()
     {
         var resources = Resources();
         var container = Container(resources);
-        var secretKeys = resources["Secret"].Map("stringData").Keys();
+        var secret = ExampleSecret();
+        var secretKeys = secret.Map("stringData").Keys();
+        var referenced = new List<string>();
         foreach (var variable in new[] { "Flashduty__AppKey", "RabbitMq__Uri" })
         {
             var env = Assert.Single(container.List("env"), e => e.Text("name") == variable);
             Assert.Null(env.Text("value"));
-            Assert.Equal(resources["Secret"].Text("metadata.name"), env.Text("valueFrom.secretKeyRef.name"));
-            Assert.Contains(env.Text("valueFrom.secretKeyRef.key"), secretKeys);
+            Assert.Equal(secret.Text("metadata.name"), env.Text("valueFrom.secretKeyRef.name"));
+            referenced.Add(env.Text("valueFrom.secretKeyRef.key")!);
         }
+
+        Assert.Equal(referenced.Order(), secretKeys.Order());
 
         var settings = resources["ConfigMap"].Map("data").Keys();
         Assert.DoesNotContain("Flashduty__AppKey", settings);
@@ -113,6 +124,30 @@ public sealed class KubernetesManifestTests
         Assert.Equal(podLabels.Children, resources["Service"].Map("spec.selector").Children);
         Assert.Equal("true", resources["Service"].Text("spec.publishNotReadyAddresses"));
     }
+
+    [Fact]
+    public void ReadmeAndExample_CreateTheSecret_UnderTheNameAndKeysTheDeploymentReads()
+    {
+        var container = Container(Resources());
+        var refs = container.List("env").Select(e => e.At("valueFrom.secretKeyRef")).OfType<YamlMappingNode>().ToList();
+        var name = Assert.Single(refs.Select(r => r.Text("name")).Distinct());
+        var keys = refs.Select(r => r.Text("key")!).Order().ToList();
+        var readme = RepoFiles.Read("README.md");
+        var start = readme.IndexOf("\n## Operating\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no '## Operating' section");
+        var end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+        var operating = readme[start..(end < 0 ? readme.Length : end)];
+        foreach (var (source, text) in new[] { ("README.md, Operating", operating), ("secret.example.yaml", RepoFiles.Read($"{Dir}/secret.example.yaml")) })
+        {
+            var command = CreateSecret().Match(text);
+            Assert.True(command.Success, $"{source}: no `kubectl create secret generic` command");
+            Assert.Equal(name, command.Groups["name"].Value);
+            Assert.Equal(keys, command.Groups["key"].Captures.Select(c => c.Value).Order());
+        }
+    }
+
+    [GeneratedRegex(@"kubectl create secret generic (?<name>[a-z0-9-]+)(?:(?:\s|\\\n|#)+--from-literal=(?<key>[a-z0-9-]+)=(?:'[^']*'|""[^""]*""|\S+))+")]
+    private static partial Regex CreateSecret();
 
     private static double Mebibytes(string quantity) => quantity switch
     {
