@@ -218,7 +218,7 @@ public static class Baselines
             {
                 while (true)
                 {
-                    await limiter.AcquireAsync(CancellationToken.None);
+                    using var permit = await limiter.AcquireAsync(CancellationToken.None);
                     using var response = await http.PostAsJsonAsync($"/enrichment/mapping/data/upsert?app_key={key}", new { schema_id = schema, docs = complete.Skip(i).Take(1000) });
                     if (response.IsSuccessStatusCode) break;
                     await Task.Delay(200);

@@ -27,6 +27,7 @@ public static class FullSyncScenario
         {
             o.AppKeys = [Key];
             o.Faults = new FaultOptions { LatencyMs = 30 };
+            o.RecentRequests = 1000;
         });
         for (var i = 0; i < Schemas; i++) sim.State.AddSchema(SchemaId(i), $"sync_{i}", ["host"], ["owner", "team"], rowCap: Rows);
         var set = new EventSet();
@@ -76,6 +77,12 @@ public static class FullSyncScenario
 
             peakRss = service.PeakRssMb;
             var stats = sim.State.Stats;
+            if (Environment.GetEnvironmentVariable("BENCH_TRACE") == "1")
+            {
+                foreach (var r in stats.Recent()) Console.WriteLine($"    {r.Time:HH:mm:ss.fff} {r.Endpoint} {r.SchemaId?[^4..]} docs={r.Count} {r.Status}");
+                Console.WriteLine($"    clock started {DateTime.UtcNow - clock.Elapsed:HH:mm:ss.fff}");
+            }
+
             var upserts = stats.Requests("data/upsert");
             var minimum = TimeSpan.FromSeconds(Schemas * Rows / 1000 / 50.0);
             var report = new StringBuilder();

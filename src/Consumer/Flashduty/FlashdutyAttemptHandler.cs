@@ -24,7 +24,8 @@ internal sealed class FlashdutyAttemptHandler(AccountRateLimiter limiter, IOptio
         if (call.Items > 0) activity?.SetTag(call.Operation == "delete" ? SyncTelemetry.Tags.Keys : SyncTelemetry.Tags.Docs, call.Items);
 
         var waitStart = time.GetTimestamp();
-        await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        // Counted until the attempt has ended, whenever Flashduty saw the request within it (see AccountRateLimiter).
+        using var permit = await limiter.AcquireAsync(cancellationToken).ConfigureAwait(false);
         var waited = time.GetElapsedTime(waitStart);
         activity?.SetTag(SyncTelemetry.Tags.LimiterWaitMs, waited.TotalMilliseconds);
         metrics.LimiterWait.Record(waited.TotalSeconds);

@@ -65,11 +65,8 @@ public sealed partial class MappingEngine
         _lastOwnTerm = term.Number;
         term.Committer = new JournalCommitter(journal, () => term.SchemasNow(_termLock), logger, time, BrokerRetry);
         term.Track(Task.Run(() => term.Committer.RunAsync(term.Ended), CancellationToken.None));
-        foreach (var slot in _slots)
-        {
-            if (slot.Definition is null) continue; // its probe loads it into the term once it can be read
-            await StartSchemaAsync(slot, term, ct);
-        }
+        // All at once, paced by the account limiter; one not readable before (no definition) is its probe's to load.
+        await Task.WhenAll(_slots.Where(slot => slot.Definition is not null).Select(slot => StartSchemaAsync(slot, term, ct)));
 
         lock (_termLock)
         {

@@ -41,11 +41,12 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var misfits = new List<string>();
-        foreach (var (schemaId, mapping) in flashduty.Value.ConfiguredSchemas())
+        foreach (var (schemaId, mapping) in flashduty.Value.ConfiguredSchemas()) _slots.Add(new SchemaSlot(schemaId, mapping));
+        // All read at once: the account limiter paces them (one after the other, 20 schemas took 1.3 s at 30 ms a call).
+        var loaded = await Task.WhenAll(_slots.Select(slot => TryLoadAsync(slot, null, cancellationToken)));
+        foreach (var (slot, ok) in _slots.Zip(loaded))
         {
-            var slot = new SchemaSlot(schemaId, mapping);
-            _slots.Add(slot);
-            if (await TryLoadAsync(slot, null, cancellationToken)) continue;
+            if (ok) continue;
             if (slot.MappingProblem is { } misfit) misfits.Add(misfit);
             StartProbe(slot);
         }

@@ -14,7 +14,7 @@ public sealed class AccountRateLimiterBudgetTests
         var limiter = new AccountRateLimiter(new RateLimitOptions { PerSecond = 50, PerMinute = 1000, Margin = TimeSpan.FromMilliseconds(100) }, _time);
         Assert.Equal((0, 0), limiter.InUse());
 
-        for (var i = 0; i < 3; i++) await limiter.AcquireAsync(CancellationToken.None);
+        for (var i = 0; i < 3; i++) (await limiter.AcquireAsync(CancellationToken.None)).Dispose();
         Assert.Equal((3, 3), limiter.InUse());
 
         _time.Advance(TimeSpan.FromMilliseconds(1050)); // inside the second's window plus its 100 ms margin

@@ -11,8 +11,9 @@ public sealed class AccountRateLimiterTests
     private AccountRateLimiter Limiter(int perSecond, int perMinute, int marginMs = 0) =>
         new(new RateLimitOptions { PerSecond = perSecond, PerMinute = perMinute, Margin = TimeSpan.FromMilliseconds(marginMs) }, _time);
 
+    /// <summary>Requests that end the moment they are granted.</summary>
     private static List<Task> Acquire(AccountRateLimiter limiter, int n) =>
-        Enumerable.Range(0, n).Select(_ => limiter.AcquireAsync(CancellationToken.None).AsTask()).ToList();
+        Enumerable.Range(0, n).Select(async _ => (await limiter.AcquireAsync(CancellationToken.None)).Dispose()).ToList();
 
     /// <summary>Moves the clock in small steps, so that every waiter due meanwhile is granted at its own time.</summary>
     private async Task AdvanceAsync(TimeSpan by)
@@ -110,15 +111,40 @@ public sealed class AccountRateLimiterTests
     }
 
     [Fact]
-    public async Task EveryGrant_IsCountedAndDatedWhenItWasGranted()
+    public async Task EveryGrant_IsCounted_AndDatedWhenItsRequestEnded()
     {
         await using var limiter = Limiter(50, 1000);
-        await limiter.AcquireAsync(CancellationToken.None);
+        (await limiter.AcquireAsync(CancellationToken.None)).Dispose();
         _time.Advance(TimeSpan.FromSeconds(3));
-        await limiter.AcquireAsync(CancellationToken.None);
+        var second = await limiter.AcquireAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        second.Dispose();
+        second.Dispose(); // once only
 
         Assert.Equal(2, limiter.Acquired);
-        Assert.Equal([_time.GetUtcNow() - TimeSpan.FromSeconds(3), _time.GetUtcNow()], limiter.Spent);
+        Assert.Equal([_time.GetUtcNow() - TimeSpan.FromSeconds(5), _time.GetUtcNow()], limiter.Spent);
+        Assert.Equal((1, 2), limiter.InUse());
+    }
+
+    [Fact]
+    public async Task RequestsStillInFlight_HoldTheirPermits_AndCountAWindowFromWhenTheyEnd()
+    {
+        // Flashduty counts a request when it arrives: one that waited for a connection arrives late. Counted from its
+        // grant, 50 slow requests would leave the second while Flashduty still counts them.
+        await using var limiter = Limiter(50, 1000, marginMs: 100);
+        var slow = new List<RatePermit>();
+        for (var i = 0; i < 50; i++) slow.Add(await limiter.AcquireAsync(CancellationToken.None));
+        var next = Acquire(limiter, 1)[0];
+        await AdvanceAsync(TimeSpan.FromSeconds(3));
+        await AssertWaitingAsync(next, "50 requests are still in flight");
+        Assert.Equal((50, 50), limiter.InUse());
+
+        slow[0].Dispose();
+        await AdvanceAsync(TimeSpan.FromMilliseconds(1000));
+        await AssertWaitingAsync(next, "the request that ended counts for a second and the margin from its end");
+        await AdvanceAsync(TimeSpan.FromMilliseconds(150));
+        await GrantedAsync(next);
+        foreach (var permit in slow) permit.Dispose();
     }
 
     [Fact]
@@ -126,9 +152,9 @@ public sealed class AccountRateLimiterTests
     {
         await using var limiter = Limiter(50, 1000);
         limiter.HoldUntil(Task.FromCanceled(new CancellationToken(canceled: true)));
-        await limiter.AcquireAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        (await limiter.AcquireAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
         limiter.HoldUntil(Task.FromException(new InvalidOperationException("the ledger could not be read")));
-        await limiter.AcquireAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        (await limiter.AcquireAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
         Assert.Equal(2, limiter.Acquired);
     }
 }
