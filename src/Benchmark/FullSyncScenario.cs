@@ -59,6 +59,8 @@ public static class FullSyncScenario
         };
 
         double peakRss;
+        string section;
+        string? failed;
         await using (var service = await ServiceProcess.StartAsync(serviceDll, environment, 18082))
         {
             var before = sim.State.Stats.Requests();
@@ -93,8 +95,11 @@ public static class FullSyncScenario
                 $"| **this service** | {stored.Count:N0} of {Schemas * Rows:N0} | {upserts} | {stats.Requests() - before - upserts} | {stats.Total429} | {published.TotalSeconds:0.00} s | {(all.Task.IsCompleted ? $"{doneAt.TotalSeconds:0.00} s" : "not done in 2 min")} | {(all.Task.IsCompleted ? $"{doneAt / minimum:0.00}×" : "–")} | {peakRss:0} MB |\n\n");
             Console.WriteLine($"  full sync: {stored.Count} rows in {doneAt.TotalSeconds:0.00} s, {upserts} upserts, {stats.Total429} 429s");
             var failure = all.Task.IsCompleted ? null : $"full-account sync: {stored.Count} of {Schemas * Rows} rows stored after 2 min";
-            await BenchSetup.DropQueuesAsync(connection, queue);
-            return (report.ToString(), failure);
+            section = report.ToString();
+            failed = failure;
         }
+
+        await BenchSetup.DropQueuesAsync(connection, queue); // once the service has stopped
+        return (section, failed);
     }
 }
