@@ -23,6 +23,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     private int _delivered;
     private int _unappliedCount;
     private int _blockedTypes;
+    private int _batchesInHand;
     private readonly ConcurrentDictionary<object, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<string, int> _activeBatches = new();
     private readonly object _sync = new();
@@ -38,8 +39,13 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     /// </summary>
     public bool IsQuiet => IsDrained || IsBlocked;
 
-    /// <summary>Nothing delivered waits to be applied, and nothing arrived for the quiet period.</summary>
-    public bool IsDrained => Volatile.Read(ref _unappliedCount) == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= QuietPeriod;
+    /// <summary>
+    /// Nothing delivered waits to be applied or journaled (no batch in hand), and nothing arrived for the quiet period.
+    /// A pause while batches wait on the journal (a compaction, a GC) is the service's own, not the inflow's end: in a
+    /// backlog drain such pauses made a schema write each time, 5–8 requests where 3 do.
+    /// </summary>
+    public bool IsDrained => Volatile.Read(ref _unappliedCount) == 0 && Volatile.Read(ref _batchesInHand) == 0 &&
+                             _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= QuietPeriod;
 
     /// <summary>A type's batch slots are all taken: nothing more of it can come in until a write lands.</summary>
     public bool IsBlocked => Volatile.Read(ref _blockedTypes) > 0;
@@ -78,6 +84,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
 
     public void BatchStarted(string type)
     {
+        Interlocked.Increment(ref _batchesInHand);
         if (_activeBatches.AddOrUpdate(type, 1, (_, n) => n + 1) == batchSlotsPerType)
         {
             Interlocked.Increment(ref _blockedTypes);
@@ -87,6 +94,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
 
     public void BatchEnded(string type)
     {
+        if (Interlocked.Decrement(ref _batchesInHand) == 0) Update();
         if (_activeBatches.AddOrUpdate(type, 0, (_, n) => n - 1) == batchSlotsPerType - 1) Interlocked.Decrement(ref _blockedTypes);
     }
 
