@@ -17,7 +17,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly TimeSpan _trickleQuiet = quietPeriod ?? TimeSpan.FromMilliseconds(5);
-    private readonly TimeSpan _streamQuiet = streamQuietPeriod ?? TimeSpan.FromMilliseconds(200);
+    private readonly TimeSpan _streamQuiet = streamQuietPeriod ?? TimeSpan.FromSeconds(1);
     private double _averageGapTicks = double.MaxValue;
     private long _lastArrival;
     private int _delivered;
