@@ -17,13 +17,13 @@ namespace FlashdutySync.Messaging;
 /// </remarks>
 internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogger<RabbitMqRowJournal> logger) : IRowJournal, IAsyncDisposable
 {
-    // Compaction rewrites every row, so it waits until the tail is worth it: at least half the last merge's size (total
-    // work stays proportional to what is appended: 200,000 rows compacted after every 16 MB were merged eight times
-    // over in one sync, each time holding up appends), and 256 records or 16 MB; the tail never passes 8,192 records
-    // (a load reads them one by one).
+    // Compaction rewrites every row and holds appends up meanwhile (a full sync's 200,000 rows: seconds), so it waits
+    // until the tail is worth it: at least the last merge's size (total work stays proportional to what is appended;
+    // compacting after every 16 MB merged one sync's rows eight times over), and 256 records or 64 MB; the tail never
+    // passes 8,192 records (a load reads them one by one).
     private const int CompactAfterAppends = 256;
     private const int CompactAtMostAfterAppends = 8192;
-    private const long CompactAfterBytes = 16 << 20;
+    private const long CompactAfterBytes = 64 << 20;
     private long _mergedBytes;
     private static readonly TimeSpan LockRetry = TimeSpan.FromSeconds(1);
     // A holder cut off from the broker loses the lock (and stops writing) within about two of these.
@@ -92,7 +92,7 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
 
     /// <summary>Whether a tail of <paramref name="appends"/> records and <paramref name="bytes"/> is worth merging into the last merge.</summary>
     internal static bool WorthCompacting(int appends, long bytes, long mergedBytes) =>
-        appends >= CompactAtMostAfterAppends || ((appends >= CompactAfterAppends || bytes >= CompactAfterBytes) && bytes >= mergedBytes / 2);
+        appends >= CompactAtMostAfterAppends || ((appends >= CompactAfterAppends || bytes >= CompactAfterBytes) && bytes >= mergedBytes);
 
     /// <summary>Only while this replica holds the journal, and cut short when it stops holding it (see the lock part).</summary>
     /// <remarks>One at a time: appends that find the tail worth merging while a merge is queued or running add none.</remarks>
