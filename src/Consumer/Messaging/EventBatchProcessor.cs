@@ -28,10 +28,18 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
         finally
         {
             foreach (var message in messages) inflow.Applied(message.ReceiveContext);
-            // Still holding its slot: a batch waiting for its turn to be acknowledged is not free for new events.
-            // See AckOrder for why the turn matters.
-            await order.LeaveAsync(ticket, ct).ConfigureAwait(false);
-            inflow.BatchEnded(exchange);
+            try
+            {
+                // Still holding its slot: a batch waiting for its turn to be acknowledged is not free for new events.
+                // See AckOrder for why the turn matters.
+                await order.LeaveAsync(ticket, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Also when the wait is cancelled: a batch counted in hand for ever would keep the inflow from
+                // ever counting as drained (writes only at MaxWriteDelay).
+                inflow.BatchEnded(exchange);
+            }
         }
     }
 
