@@ -46,8 +46,21 @@ public sealed class AccountRateLimiter : IAsyncDisposable
     /// <summary>Permits this process has spent since it started: its Flashduty requests, retries included.</summary>
     public long Acquired => Interlocked.Read(ref _acquired);
 
-    /// <summary>When this process's recent requests ended, newest last (the last two minutes).</summary>
-    public IReadOnlyList<DateTimeOffset> Spent => _spent.ToArray();
+    /// <summary>
+    /// When this process's recent requests ended, newest last (the last two minutes); a request still in flight as
+    /// now (a successor must count it: it may reach Flashduty after this replica's last record).
+    /// </summary>
+    public IReadOnlyList<DateTimeOffset> Spent
+    {
+        get
+        {
+            lock (_sync)
+            {
+                var now = _time.GetUtcNow();
+                return [.. _spent, .. Enumerable.Repeat(now, _inFlight)];
+            }
+        }
+    }
 
     /// <summary>
     /// Waits for a permit, then counts it as spent in both windows until the permit is disposed, when the request has
@@ -97,12 +110,12 @@ public sealed class AccountRateLimiter : IAsyncDisposable
             _log.AddLast((_time.GetTimestamp(), true));
             ended = _ended;
             _ended = NewEnded();
+            // The ledger shares these with the next replica, on another machine: wall-clock times, in order.
+            var utc = _time.GetUtcNow();
+            _spent.Enqueue(utc);
+            while (_spent.TryPeek(out var oldest) && oldest < utc - TimeSpan.FromMinutes(2)) _spent.TryDequeue(out _);
         }
 
-        // The ledger shares these with the next replica, on another machine: wall-clock times.
-        var utc = _time.GetUtcNow();
-        _spent.Enqueue(utc);
-        while (_spent.TryPeek(out var oldest) && oldest < utc - TimeSpan.FromMinutes(2)) _spent.TryDequeue(out _);
         ended.TrySetResult();
     }
 

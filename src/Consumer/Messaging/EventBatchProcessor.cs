@@ -19,8 +19,8 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
     public async Task ProcessAsync<T>(IReadOnlyList<ConsumeContext<T>> messages, string exchange, Func<T, InventoryEvent> translate, CancellationToken ct)
         where T : class
     {
-        inflow.BatchStarted(exchange);
         var ticket = order.Enter(messages.Select(m => m.ReceiveContext));
+        inflow.BatchStarted(exchange);
         try
         {
             await ProcessBatchAsync(messages, exchange, translate, ct).ConfigureAwait(false);
@@ -109,6 +109,23 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
     private async Task<List<(ConsumeContext<T> Message, InventoryEvent? Event, EventCopy? Copy, string? Invalid, IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Outcomes)>>
         ApplyAndJournalAsync<T>(List<(ConsumeContext<T> Message, InventoryEvent? Event, EventCopy? Copy, string? Invalid)> events, ActivityContext batch, CancellationToken ct,
             List<IReadOnlySet<string>>? only = null)
+        where T : class
+    {
+        // In hand until journaled: a pause meanwhile is the service's own, not the end of the inflow (InflowTracker).
+        inflow.Journaling();
+        try
+        {
+            return await ApplyAndJournalOnceCommittedAsync(events, batch, ct, only).ConfigureAwait(false);
+        }
+        finally
+        {
+            inflow.Journaled();
+        }
+    }
+
+    private async Task<List<(ConsumeContext<T> Message, InventoryEvent? Event, EventCopy? Copy, string? Invalid, IReadOnlyList<(string SchemaId, Task<KeyOutcome> Outcome)> Outcomes)>>
+        ApplyAndJournalOnceCommittedAsync<T>(List<(ConsumeContext<T> Message, InventoryEvent? Event, EventCopy? Copy, string? Invalid)> events, ActivityContext batch,
+            CancellationToken ct, List<IReadOnlySet<string>>? only)
         where T : class
     {
         while (true)

@@ -108,6 +108,9 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
             catch (Exception ex)
             {
                 Log.JournalNotCompacted(logger, Queue, ex.Message);
+                // Not again at the next append (each attempt holds appends up): once as much again is appended.
+                Interlocked.Exchange(ref _appends, 0);
+                Interlocked.Exchange(ref _mergedBytes, Math.Max(Interlocked.Read(ref _mergedBytes), 2 * Interlocked.Read(ref _bytes)));
             }
             finally
             {

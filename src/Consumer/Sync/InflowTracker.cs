@@ -23,7 +23,7 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     private int _delivered;
     private int _unappliedCount;
     private int _blockedTypes;
-    private int _batchesInHand;
+    private int _journaling;
     private readonly ConcurrentDictionary<object, byte> _unapplied = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<string, int> _activeBatches = new();
     private readonly object _sync = new();
@@ -40,14 +40,15 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     public bool IsQuiet => IsDrained || IsBlocked;
 
     /// <summary>
-    /// Nothing delivered waits to be applied or journaled (no batch in hand), and nothing arrived for the quiet period.
+    /// Nothing delivered waits to be applied or journaled (no batch between <see cref="Journaling"/> and
+    /// <see cref="Journaled"/>), and nothing arrived for the quiet period.
     /// A pause while batches wait on the journal (a compaction, a GC) is the service's own, not the inflow's end: in a
     /// backlog drain such pauses made a schema write each time, 5–8 requests where 3 do.
     /// </summary>
-    public bool IsDrained => Volatile.Read(ref _unappliedCount) == 0 && Volatile.Read(ref _batchesInHand) == 0 &&
+    public bool IsDrained => Volatile.Read(ref _unappliedCount) == 0 && Volatile.Read(ref _journaling) == 0 &&
                              _time.GetElapsedTime(Interlocked.Read(ref _lastArrival)) >= QuietPeriod;
 
-    /// <summary>A type's batch slots are all taken: nothing more of it can come in until a write lands.</summary>
+    /// <summary>A type's batch slots are all taken: nothing more of it can come in until a batch is acknowledged.</summary>
     public bool IsBlocked => Volatile.Read(ref _blockedTypes) > 0;
 
     /// <summary>
@@ -82,9 +83,17 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
         if (_unapplied.TryRemove(message, out _) && Interlocked.Decrement(ref _unappliedCount) == 0) Update();
     }
 
+    /// <summary>A batch applies its events and waits for their journal record.</summary>
+    public void Journaling() => Interlocked.Increment(ref _journaling);
+
+    /// <summary>The batch's events are journaled (or it gave up): wakes the writers once none is left.</summary>
+    public void Journaled()
+    {
+        if (Interlocked.Decrement(ref _journaling) == 0) Update();
+    }
+
     public void BatchStarted(string type)
     {
-        Interlocked.Increment(ref _batchesInHand);
         if (_activeBatches.AddOrUpdate(type, 1, (_, n) => n + 1) == batchSlotsPerType)
         {
             Interlocked.Increment(ref _blockedTypes);
@@ -94,7 +103,6 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
 
     public void BatchEnded(string type)
     {
-        if (Interlocked.Decrement(ref _batchesInHand) == 0) Update();
         if (_activeBatches.AddOrUpdate(type, 0, (_, n) => n - 1) == batchSlotsPerType - 1) Interlocked.Decrement(ref _blockedTypes);
     }
 

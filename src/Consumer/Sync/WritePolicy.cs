@@ -21,7 +21,7 @@ internal static class WritePolicy
     public const double RevisitingShare = 0.05;
 
     /// <summary>Zero: write now. Otherwise the longest wait before writing; an idle inflow or a full request end it sooner.</summary>
-    public static TimeSpan Wait(int pendingDocs, TimeSpan oldestPendingAge, bool inflowIdle, TimeSpan maxWriteDelay, double revisitShare = 0)
+    public static TimeSpan Wait(int pendingDocs, TimeSpan oldestPendingAge, bool inflowIdle, TimeSpan maxWriteDelay, double revisitShare)
     {
         if (pendingDocs <= 0) return Timeout.InfiniteTimeSpan;
         if (inflowIdle || IsWorthAFullRequest(pendingDocs, revisitShare)) return TimeSpan.Zero;

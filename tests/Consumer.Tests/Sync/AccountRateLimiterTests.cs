@@ -118,6 +118,8 @@ public sealed class AccountRateLimiterTests
         _time.Advance(TimeSpan.FromSeconds(3));
         var second = await limiter.AcquireAsync(CancellationToken.None);
         _time.Advance(TimeSpan.FromSeconds(2));
+        // In flight: the ledger dates it now, for a successor that must count it.
+        Assert.Equal([_time.GetUtcNow() - TimeSpan.FromSeconds(5), _time.GetUtcNow()], limiter.Spent);
         second.Dispose();
         second.Dispose(); // once only
 

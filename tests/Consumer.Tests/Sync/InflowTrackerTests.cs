@@ -13,14 +13,14 @@ public sealed class InflowTrackerTests
         var inflow = new InflowTracker(10, time: time);
         var delivery = new object();
         inflow.Arrived(delivery);
-        inflow.BatchStarted("HostProvisioned");
+        inflow.Journaling();
         inflow.Applied(delivery);
         time.Advance(TimeSpan.FromSeconds(1));
         // Applied, nothing arrived for a second: but the batch waits for its journal record (a compaction, a GC),
         // and MassTransit delivers nothing more meanwhile. The pause is the service's own.
         Assert.False(inflow.IsDrained);
 
-        inflow.BatchEnded("HostProvisioned");
+        inflow.Journaled();
         Assert.True(inflow.IsDrained);
         Assert.True(inflow.WhenDrainedAsync(CancellationToken.None).IsCompleted);
     }

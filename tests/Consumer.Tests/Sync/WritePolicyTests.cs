@@ -18,7 +18,7 @@ public sealed class WritePolicyTests
     [InlineData(5, 45, false, 0)]
     public void Wait_IsZeroToWriteNow_TheTimeLeftOtherwise(int pending, int ageSeconds, bool idle, int expectedSeconds)
     {
-        var wait = WritePolicy.Wait(pending, TimeSpan.FromSeconds(ageSeconds), idle, MaxDelay);
+        var wait = WritePolicy.Wait(pending, TimeSpan.FromSeconds(ageSeconds), idle, MaxDelay, revisitShare: 0);
         Assert.Equal(expectedSeconds < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(expectedSeconds), wait);
     }
 
