@@ -5,9 +5,9 @@ namespace FlashdutySync.Sync;
 
 /// <summary>
 /// Tells the schema writers when holding on gains nothing more: every event the broker has delivered has been
-/// applied (nothing is on its way in), or one event type has all its batch slots waiting on writes (nothing more
-/// can come in until a write lands). Until then, rows keep coalescing: a key changed ten times in a burst costs
-/// one doc, not ten.
+/// applied and journaled and nothing arrived for a quiet period (nothing is on its way in). Until then, rows keep
+/// coalescing: a key changed ten times in a burst costs one doc, not ten. Also tells an incomplete batch when to look
+/// again (<see cref="IsQuiet"/>: drained, or a type's batch slots all taken).
 /// </summary>
 public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery = null, TimeProvider? time = null, TimeSpan? quietPeriod = null,
     TimeSpan? streamQuietPeriod = null) : IReceiveObserver
@@ -33,9 +33,8 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     public int ActiveBatches => _activeBatches.Values.Sum();
 
     /// <summary>
-    /// True when nothing delivered is waiting to be applied and nothing arrived for a short quiet period (a burst
-    /// arrives far faster than that; a lone event at light load has waited its batch's time limit already), or when
-    /// a type's batch slots are all taken.
+    /// True when <see cref="IsDrained"/> (nothing delivered waits to be applied or journaled, nothing arrived for the
+    /// quiet period), or when a type's batch slots are all taken.
     /// </summary>
     public bool IsQuiet => IsDrained || IsBlocked;
 
