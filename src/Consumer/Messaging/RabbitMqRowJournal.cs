@@ -24,7 +24,6 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     private const int CompactAfterAppends = 256;
     private const int CompactAtMostAfterAppends = 8192;
     private const long CompactAfterBytes = 64 << 20;
-    private long _mergedBytes;
     private static readonly TimeSpan LockRetry = TimeSpan.FromSeconds(1);
     // A holder cut off from the broker loses the lock (and stops writing) within about two of these.
     private static readonly TimeSpan LockHeartbeat = TimeSpan.FromSeconds(10);
@@ -40,8 +39,11 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     private CancellationTokenSource? _lease;
 
     public TimeSpan LossDetection => 3 * LockHeartbeat;
+    // The tail since the last merge, the merge's size, and whether a background compaction is queued or running.
     private int _appends;
     private long _bytes;
+    private long _mergedBytes;
+    private int _compactionQueued;
     private long _term;
 
     private static readonly TimeSpan HandoverRequestEvery = TimeSpan.FromSeconds(5);
@@ -118,8 +120,6 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
             }
         }, CancellationToken.None);
     }
-
-    private int _compactionQueued;
 
     /// <summary>Reads and merges every record present, republishes the merge, then deletes what it read.</summary>
     private async Task<JournalState> CompactAsync(CancellationToken ct)

@@ -16,8 +16,9 @@ public sealed class InflowTracker(int batchSlotsPerType, Action? onFirstDelivery
     private static readonly TimeSpan StreamGap = TimeSpan.FromMilliseconds(10);
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly TimeSpan _trickleQuiet = quietPeriod ?? TimeSpan.FromMilliseconds(5);
-    private readonly TimeSpan _streamQuiet = streamQuietPeriod ?? TimeSpan.FromSeconds(1);
+    private static readonly SyncOptions Defaults = new();
+    private readonly TimeSpan _trickleQuiet = quietPeriod ?? Defaults.QuietPeriod;
+    private readonly TimeSpan _streamQuiet = streamQuietPeriod ?? Defaults.StreamQuietPeriod;
     private double _averageGapTicks = double.MaxValue;
     private long _lastArrival;
     private int _delivered;

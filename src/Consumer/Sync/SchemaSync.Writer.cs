@@ -143,8 +143,11 @@ internal sealed partial class SchemaSync
             }
 
             // Set under the lock that QuiesceAsync takes: a stopping replica waits for exactly this write.
-            if (batch.Count > 0) _revisits.Written();
-            if (batch.Count > 0) _round = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (batch.Count > 0)
+            {
+                _revisits.Written();
+                _round = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
             return batch;
         }
     }
