@@ -18,29 +18,30 @@ internal static class JournalRecordFormat
     private static readonly byte[] RowsTail = "]}"u8.ToArray();
 
     /// <summary>The entries as records of at most <see cref="MaxRecordBytes"/> each (a single larger row gets one of its own).</summary>
-    /// <remarks>
-    /// Two buffers reused throughout, one writer per row: a full sync's 200,000 rows serialised one byte array each and
-    /// grew a MemoryStream to 4 MiB per record, most of its large-object churn (allocation profile, #13).
-    /// </remarks>
     public static IEnumerable<byte[]> RowRecords(IEnumerable<JournalEntry> entries, int maxBytes = MaxRecordBytes)
     {
+        var writer = new RowWriter();
+        return Records(entries.Select(writer.Write), maxBytes);
+    }
+
+    /// <summary>Serialised rows (<see cref="RowWriter"/>) as records of at most <paramref name="maxBytes"/> each.</summary>
+    /// <remarks>
+    /// One buffer reused throughout: growing a MemoryStream to 4 MiB per record was most of a full sync's large-object
+    /// churn (allocation profile, #13).
+    /// </remarks>
+    public static IEnumerable<byte[]> Records(IEnumerable<byte[]> rows, int maxBytes = MaxRecordBytes)
+    {
         var record = new ArrayBufferWriter<byte>(64 * 1024);
-        var row = new ArrayBufferWriter<byte>(1024);
-        using var writer = new Utf8JsonWriter(row);
-        var rows = 0;
-        foreach (var entry in entries)
+        var count = 0;
+        foreach (var row in rows)
         {
-            row.ResetWrittenCount();
-            writer.Reset(row);
-            JsonSerializer.Serialize(writer, RowDto.From(entry), Json);
-            writer.Flush();
-            if (rows > 0 && record.WrittenCount + 1 + row.WrittenCount + RowsTail.Length > maxBytes)
+            if (count > 0 && record.WrittenCount + 1 + row.Length + RowsTail.Length > maxBytes)
             {
                 yield return Close(record);
-                rows = 0;
+                count = 0;
             }
 
-            if (rows == 0)
+            if (count == 0)
             {
                 record.ResetWrittenCount();
                 record.Write(RowsHead);
@@ -50,11 +51,11 @@ internal static class JournalRecordFormat
                 record.Write(","u8);
             }
 
-            record.Write(row.WrittenSpan);
-            rows++;
+            record.Write(row);
+            count++;
         }
 
-        if (rows > 0) yield return Close(record);
+        if (count > 0) yield return Close(record);
     }
 
     private static byte[] Close(ArrayBufferWriter<byte> record)
@@ -98,13 +99,6 @@ internal static class JournalRecordFormat
         [JsonPropertyName("c")] public List<CopyDto>? Events { get; set; }
         [JsonPropertyName("r")] public bool Replaces { get; set; }
 
-        public static RowDto From(JournalEntry e) => new()
-        {
-            Schema = e.SchemaId, Key = e.Key, Deleted = e.DeletedAt?.UtcTicks, Replaces = e.ReplacesEvents,
-            Events = e.Events.Count == 0 ? null : [.. e.Events.Select(CopyDto.From)],
-            Labels = e.Labels.ToDictionary(l => l.Key, l => new LabelDto { Value = l.Value.Value, At = l.Value.At.UtcTicks }, StringComparer.Ordinal),
-        };
-
         public JournalEntry ToEntry() => new(Schema, Key,
             Labels.ToDictionary(l => l.Key, l => (l.Value.Value, new DateTimeOffset(l.Value.At, TimeSpan.Zero)), StringComparer.Ordinal),
             Deleted is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null, [.. LegacyEvents ?? [], .. (Events ?? []).Select(c => c.ToCopy())], Replaces);
@@ -119,7 +113,7 @@ internal static class JournalRecordFormat
     /// <summary>An event copy; the common content type and empty headers are left out.</summary>
     internal sealed class CopyDto
     {
-        private const string Json = "application/json";
+        internal const string Json = "application/json";
 
         [JsonPropertyName("t")] public string Type { get; set; } = "";
         [JsonPropertyName("m")] public string? MessageId { get; set; }
@@ -129,13 +123,6 @@ internal static class JournalRecordFormat
         [JsonPropertyName("i")] public string? InputAddress { get; set; }
         [JsonPropertyName("o")] public long OccurredAt { get; set; }
         [JsonPropertyName("d")] public string Description { get; set; } = "";
-
-        public static CopyDto From(EventCopy c) => new()
-        {
-            Type = c.EventType, MessageId = c.MessageId, ContentType = c.ContentType == Json ? null : c.ContentType ?? "", Body = c.Body,
-            Headers = c.Headers.Count == 0 ? null : new Dictionary<string, string>(c.Headers, StringComparer.Ordinal), InputAddress = c.InputAddress,
-            OccurredAt = c.OccurredAt.UtcTicks, Description = c.Description,
-        };
 
         public EventCopy ToCopy() => new(Type, MessageId, ContentType is null ? Json : ContentType.Length == 0 ? null : ContentType, Body,
             Headers ?? new Dictionary<string, string>(StringComparer.Ordinal), InputAddress, new DateTimeOffset(OccurredAt, TimeSpan.Zero), Description);

@@ -94,9 +94,17 @@ internal sealed partial class RabbitMqRowJournal
         {
             // A compaction of this holder finishes first: the next one must find every record in the queue.
             await _compacting.WaitAsync(ct);
-            _compacting.Release();
-            if (clean && lease is { IsCancellationRequested: false })
-                await PublishAsync(await _broker.GetAsync(ct), JournalRecordFormat.Marker("released", _term, _replica), ct);
+            try
+            {
+                if (clean && lease is { IsCancellationRequested: false })
+                    await PublishAsync(await _broker.GetAsync(ct), JournalRecordFormat.Marker("released", _term, _replica), ct);
+            }
+            finally
+            {
+                // Nothing of the term outlives it: the next one starts from the journal.
+                _image = new JournalImage();
+                _compacting.Release();
+            }
         }
         finally
         {

@@ -10,10 +10,7 @@ namespace FlashdutySync.Messaging;
 /// (<c>&lt;queue&gt;_lock</c>) whose exclusive consumer is the replica that holds the journal.
 /// </summary>
 /// <remarks>
-/// Compaction reads every record present (holding them unacknowledged for the moment it takes), publishes their merge
-/// as a few large records, and only then acknowledges (deletes) what it read: a crash in between leaves both copies,
-/// and merging is idempotent (newest label time wins, event copies by identity). It runs at each load and in the
-/// background once enough has been appended since. Records appended meanwhile are neither read nor deleted by it.
+/// Compaction (see its part) runs at each load and in the background once enough has been appended since.
 /// </remarks>
 internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbit, ILogger<RabbitMqRowJournal> logger) : IRowJournal, IAsyncDisposable
 {
@@ -60,14 +57,11 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
 
     public Action? HandoverRequested { get; set; }
 
-    public async Task<JournalState> LoadAsync(CancellationToken ct)
-    {
-        var state = await CompactAsync(ct);
-        // A record of this term: until this replica releases cleanly, its successor waits out a write it may have in flight.
-        _term = state.Term + 1;
-        await PublishAsync(await _broker.GetAsync(ct), JournalRecordFormat.Marker("acquired", _term, _replica), ct);
-        return state;
-    }
+    /// <remarks>
+    /// Its compaction starts this replica's term with an <c>acquired</c> record: until it releases cleanly, its successor
+    /// waits out a write it may have in flight.
+    /// </remarks>
+    public Task<JournalState> LoadAsync(CancellationToken ct) => CompactAsync(load: true, ct);
 
     public async Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
     {
@@ -80,7 +74,11 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
         try
         {
             var channel = await _broker.GetAsync(ct);
-            foreach (var record in JournalRecordFormat.RowRecords(entries)) size += await PublishAsync(channel, record, ct);
+            var rows = new byte[entries.Count][];
+            for (var i = 0; i < entries.Count; i++) rows[i] = _rows.Write(entries[i]);
+            foreach (var record in JournalRecordFormat.Records(rows)) size += await PublishAsync(channel, record, ct);
+            // Confirmed: part of the image now (a failed append's entries come again in a later one).
+            for (var i = 0; i < entries.Count; i++) _image.Add(entries[i], rows[i], own: true);
         }
         finally
         {
@@ -92,148 +90,10 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
         if (WorthCompacting(appends, bytes, Interlocked.Read(ref _mergedBytes))) CompactInBackground();
     }
 
-    /// <summary>Whether a tail of <paramref name="appends"/> records and <paramref name="bytes"/> is worth merging into the last merge.</summary>
-    internal static bool WorthCompacting(int appends, long bytes, long mergedBytes) =>
-        appends >= CompactAtMostAfterAppends || ((appends >= CompactAfterAppends || bytes >= CompactAfterBytes) && bytes >= mergedBytes);
-
-    /// <summary>Only while this replica holds the journal, and cut short when it stops holding it (see the lock part).</summary>
-    /// <remarks>One at a time: appends that find the tail worth merging while a merge is queued or running add none.</remarks>
-    private void CompactInBackground()
+    private async Task<int> PublishAsync(IChannel channel, byte[] body, CancellationToken ct, string? messageId = null)
     {
-        if (Interlocked.Exchange(ref _compactionQueued, 1) == 1) return;
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                if (_lease is { IsCancellationRequested: false } lease) await CompactAsync(lease.Token);
-            }
-            catch (Exception ex)
-            {
-                Log.JournalNotCompacted(logger, Queue, ex.Message);
-                // Not again at the next append (each attempt holds appends up): once as much again is appended.
-                Interlocked.Exchange(ref _appends, 0);
-                Interlocked.Exchange(ref _mergedBytes, Math.Max(Interlocked.Read(ref _mergedBytes), 2 * Interlocked.Read(ref _bytes)));
-            }
-            finally
-            {
-                Volatile.Write(ref _compactionQueued, 0);
-            }
-        }, CancellationToken.None);
-    }
-
-    /// <summary>Reads and merges every record present, republishes the merge, then deletes what it read.</summary>
-    private async Task<JournalState> CompactAsync(CancellationToken ct)
-    {
-        await _compacting.WaitAsync(ct);
-        try
-        {
-            await using var channel = await _broker.OpenExtraAsync(ct); // the queue is declared by then
-            // Every record up to a fence of its own: a message count can fall short (a quorum queue's, just after its
-            // leader moved, did: the newest records stayed unread and the term started without them, rows = older values).
-            var fence = Guid.NewGuid().ToString("N");
-            await PublishAsync(channel, JournalRecordFormat.Marker("fence", 0, fence), ct);
-            var state = new JournalState();
-            ulong lastTag = 0;
-            ulong fenceTag = 0;
-            var read = 0;
-            var unreadable = 0;
-            var staleFences = 0;
-            var deadline = DateTime.UtcNow + FenceWait;
-            while (fenceTag == 0)
-            {
-                if (await channel.BasicGetAsync(Queue, autoAck: false, ct) is not { } got)
-                {
-                    // Confirmed, so it is there: a queue whose leader just moved may not deliver it at once.
-                    if (DateTime.UtcNow > deadline) throw new TimeoutException($"the journal's fence record did not come back within {FenceWait.TotalSeconds:0} s");
-                    await Task.Delay(50, ct);
-                    continue;
-                }
-
-                var parsed = JournalRecordFormat.Read(got.Body.Span);
-                if (parsed is { Kind: "fence" })
-                {
-                    // Ours ends the read; another's (a compaction cut short) is dropped with the rest.
-                    if (parsed.By == fence) fenceTag = got.DeliveryTag;
-                    else staleFences++;
-                    continue;
-                }
-
-                lastTag = got.DeliveryTag;
-                read++;
-                if (parsed is not { } record)
-                {
-                    // Not lost with the compaction: set aside whole, for an operator (a newer version's record, a stray publish).
-                    unreadable++;
-                    await channel.BasicPublishAsync("", UnreadableQueue, mandatory: false, new BasicProperties { Persistent = true, ContentType = got.BasicProperties.ContentType },
-                        got.Body, ct);
-                    continue;
-                }
-
-                Fold(state, record);
-            }
-
-            // An empty journal: nobody held it before, so no write of a previous holder can be in flight.
-            if (read == 0) state.CleanlyReleased = true;
-            var written = 0;
-            if (read == 1 && unreadable == 0 && staleFences == 0)
-            {
-                // One record: kept as it is, only the fence goes.
-                await channel.BasicNackAsync(lastTag, multiple: false, requeue: true, ct);
-                await channel.BasicAckAsync(fenceTag, multiple: false, ct);
-                written = 1;
-            }
-            else if (read > unreadable)
-            {
-                long merged = 0;
-                foreach (var record in JournalRecordFormat.RowRecords(state.Entries()))
-                {
-                    merged += await PublishAsync(channel, record, ct);
-                    written++;
-                }
-
-                // The last holder's term, and whether it let go cleanly, survive the compaction.
-                await PublishAsync(channel, JournalRecordFormat.Marker(state.CleanlyReleased ? "released" : "acquired", state.Term, "compaction"), ct);
-                await channel.BasicAckAsync(fenceTag, multiple: true, ct);
-                Interlocked.Exchange(ref _bytes, 0);
-                Interlocked.Exchange(ref _appends, 0);
-                Interlocked.Exchange(ref _mergedBytes, merged);
-            }
-            else
-            {
-                await channel.BasicAckAsync(fenceTag, multiple: true, ct); // the fence, and what was moved to the unreadable queue
-            }
-
-            Log.JournalLoaded(logger, state.Schemas.Sum(s => s.Value.Count), read, Queue, written, unreadable);
-            return state;
-        }
-        finally
-        {
-            _compacting.Release();
-        }
-    }
-
-    private static void Fold(JournalState state, JournalRecordFormat.Record record)
-    {
-        switch (record.Kind)
-        {
-            case "rows":
-                foreach (var row in record.Rows ?? []) state.Merge(row.ToEntry());
-                break;
-            case "acquired":
-                state.Term = Math.Max(state.Term, record.Term);
-                state.CleanlyReleased = false;
-                break;
-            case "released":
-                // Only the last holder's own release counts: one published after a successor took the lock does not.
-                state.CleanlyReleased = record.Term >= state.Term;
-                state.Term = Math.Max(state.Term, record.Term);
-                break;
-        }
-    }
-
-    private async Task<int> PublishAsync(IChannel channel, byte[] body, CancellationToken ct)
-    {
-        await channel.BasicPublishAsync("", Queue, mandatory: false, new BasicProperties { ContentType = "application/json", Persistent = true }, body, ct);
+        var properties = new BasicProperties { ContentType = "application/json", Persistent = true, AppId = _ownId, MessageId = messageId };
+        await channel.BasicPublishAsync("", Queue, mandatory: false, properties, body, ct);
         return body.Length;
     }
 

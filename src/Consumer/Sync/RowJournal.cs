@@ -19,6 +19,10 @@ public interface IRowJournal
     Task<JournalState> LoadAsync(CancellationToken ct);
 
     /// <summary>Appends entries; returns once the broker has confirmed them.</summary>
+    /// <remarks>
+    /// Each entry carries its row whole: every label the row has, with its time, and its decommission time (only
+    /// event copies add up from record to record). The journal may then drop the row's earlier records.
+    /// </remarks>
     Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct);
 
     /// <summary>Lets go of the journal; <paramref name="clean"/>: no write of this replica is in flight any more.</summary>

@@ -1,0 +1,76 @@
+using FlashdutySync.Messaging;
+using FlashdutySync.Sync;
+using FlashdutySync.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+
+namespace FlashdutySync.Tests.Integration;
+
+/// <summary>The row journal's background compaction, on the broker: from what the holder has had confirmed, losing nothing another wrote.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class JournalCompactionTests(RabbitMqFixture broker)
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static JournalEntry Row(string key, string owner, int minute, params string[] copies) =>
+        new("s1", key, new Dictionary<string, (string?, DateTimeOffset)> { ["owner"] = (owner, T0.AddMinutes(minute)) }, null,
+            [.. copies.Select(id => new EventCopy("inventory.owner-changed", id, "application/json", "{}"u8.ToArray(), new Dictionary<string, string>(), null, T0, id))],
+            ReplacesEvents: false);
+
+    [Fact]
+    public async Task InTheBackground_TheHoldersOwnRecordsAreMergedFromMemory_AndALateRecordOfAnotherHolderIsKept()
+    {
+        var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-compact-{Guid.NewGuid():N}"[..24] });
+        var queue = options.Value.JournalQueue;
+        var logs = new CapturingLoggerProvider();
+        await using var journal = new RabbitMqRowJournal(options, new LoggerFactory([logs]).CreateLogger<RabbitMqRowJournal>());
+        try
+        {
+            await journal.AcquireAsync(CancellationToken.None);
+            await journal.LoadAsync(CancellationToken.None);
+            // A previous holder that has not noticed it lost the journal: its record lands after the load.
+            await using (var stray = await broker.Connection.CreateChannelAsync())
+            {
+                foreach (var record in JournalRecordFormat.RowRecords([Row("late", "zoe", 50, "e-late")]))
+                    await stray.BasicPublishAsync("", queue, mandatory: false, new BasicProperties { AppId = "a-previous-holder/7", Persistent = true }, record);
+            }
+
+            // 256 appends over 16 rows, each row's last one carrying a copy: the 256th starts a background compaction.
+            for (var i = 0; i < 256; i++)
+                await journal.AppendAsync([Row($"web-{i % 16}", $"o{i}", i, i >= 240 ? [$"e{i}"] : [])], CancellationToken.None);
+            // Compacted: the merge (one record) and the term's mark.
+            await Eventually.UntilAsync(async () => await CountAsync(queue) == 2, TimeSpan.FromSeconds(30), () => "a background compaction: " + string.Join(" | ", logs.Lines));
+
+            await journal.ReleaseAsync(clean: true, CancellationToken.None);
+            await using var next = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+            await next.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            var loaded = await next.LoadAsync(CancellationToken.None);
+            var rows = loaded.Schemas["s1"];
+            Assert.Equal(17, rows.Count);
+            for (var r = 0; r < 16; r++)
+            {
+                var last = 240 + r;
+                Assert.Equal(($"o{last}", T0.AddMinutes(last)), rows[$"web-{r}"].Labels["owner"]);
+                Assert.Equal([$"e{last}"], rows[$"web-{r}"].Events.Select(c => c.MessageId));
+            }
+
+            Assert.Equal("zoe", rows["late"].Labels["owner"].Value);
+            Assert.Equal(["e-late"], rows["late"].Events.Select(c => c.MessageId));
+            Assert.True(loaded.CleanlyReleased);
+        }
+        finally
+        {
+            await using var channel = await broker.Connection.CreateChannelAsync();
+            foreach (var q in new[] { queue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
+                await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
+        }
+    }
+
+    private async Task<uint> CountAsync(string queue)
+    {
+        await using var channel = await broker.Connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+}
