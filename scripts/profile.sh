@@ -2,11 +2,13 @@
 # Where the service's time and memory go while it drains a backlog: runs the benchmark's backlog scenario (pipeline
 # only) and attaches dotnet-counters to the service for the drain, then prints CPU, allocation rate, GC pauses and heap
 # sizes, and the broker's CPU beside the service's. Needs dotnet-counters (dotnet tool install -g dotnet-counters).
-#   bash scripts/profile.sh [--backlog N] [SERVICE_X=y ...]   (SERVICE_X=y reaches the service as X=y)
+#   bash scripts/profile.sh [--backlog N | --scenario NAME] [SERVICE_X=y ...]   (SERVICE_X=y reaches the service as X=y)
+# --scenario runs another of the benchmark's scenarios (fullsync, burst, ...) instead of the backlog.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-backlog=300000
+backlog=300000 scenario=backlog
 if [ "${1:-}" = "--backlog" ]; then backlog=$2; shift 2; fi
+if [ "${1:-}" = "--scenario" ]; then scenario=$2; shift 2; fi
 counters=$(command -v dotnet-counters || echo "$HOME/.dotnet/tools/dotnet-counters")
 [ -x "$counters" ] || { echo "dotnet-counters not found: dotnet tool install -g dotnet-counters" >&2; exit 2; }
 out=$(mktemp -d)
@@ -29,7 +31,11 @@ trap 'rm -rf "$out"' EXIT
 ) &
 sampler=$!
 
-env "$@" bash scripts/bench.sh --only backlog --no-baselines --backlog "$backlog" --out "$out/results.md" | grep -E "drained|rows do not match" || true
+if [ "$scenario" = backlog ]; then
+  env "$@" bash scripts/bench.sh --only backlog --no-baselines --backlog "$backlog" --out "$out/results.md" | grep -E "drained|rows do not match" || true
+else
+  env "$@" bash scripts/bench.sh --quick --only "$scenario" --no-baselines --out "$out/results.md" | grep -E "this service|rows do not match" || true
+fi
 wait "$sampler" 2>/dev/null || true
 
 python3 - "$out" <<'EOF'
@@ -51,6 +57,8 @@ def show(label, name, scale=1.0, unit=""):
     if values:
         print(f"{label:44s} mean {sum(values) / len(values) / scale:9.2f}{unit}   max {max(values) / scale:9.2f}{unit}")
 show("allocated", "dotnet.gc.heap.total_allocated (By / 1 sec)", 1e6, " MB/s")
+if series.get("dotnet.gc.heap.total_allocated (By / 1 sec)"):
+    print(f"{'allocated in all':44s} {sum(series['dotnet.gc.heap.total_allocated (By / 1 sec)']) / 1e6:9.0f} MB")
 show("GC pause (fraction of wall time)", "dotnet.gc.pause.time (s / 1 sec)")
 for gen in ("gen0", "gen1", "gen2"):
     show(f"{gen} collections", f"dotnet.gc.collections ({{collection}} / 1 sec)[gc.heap.generation={gen}]", 1, "/s")
