@@ -60,8 +60,10 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
         }
 
         metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
+        // Only the holder reports whether a schema writes: a standby writes nothing anyway, and one that could not read a
+        // schema at its start (Flashduty down then, a new pod's refused key) would page for a deployment whose holder writes.
         metrics.ObserveReplica(() => CurrentTerm() is { Closing: false },
-            () => _slots.Select(s => (s.SchemaId, s.LoadProblem is not null || s.Sync?.PausedReason is not null)));
+            () => CurrentTerm() is { Closing: false } ? _slots.Select(s => (s.SchemaId, s.LoadProblem is not null || s.Sync?.PausedReason is not null)) : []);
         Loaded = true;
     }
 
