@@ -59,6 +59,24 @@ public sealed partial class KubernetesManifestTests
     }
 
     [Fact]
+    public void Deployment_StartupProbe_OutlastsTheLongestStartTheCodeAllows()
+    {
+        // The health port listens once the hosted services have started: the schemas' first read (bounded by
+        // Sync:StartReadTimeout), then the queue check's connection (RabbitMQ's connection timeout, per node).
+        var resources = Resources();
+        var container = Container(resources);
+        var settings = resources["ConfigMap"].Map("data");
+        var startRead = settings.Text("Sync__StartReadTimeout") is { } configured ? TimeSpan.Parse(configured, System.Globalization.CultureInfo.InvariantCulture)
+            : new FlashdutySync.Sync.SyncOptions().StartReadTimeout;
+        var nodes = Math.Max(1, settings.Text("RabbitMq__Nodes")?.Split(',').Length ?? 1);
+        var connect = new RabbitMQ.Client.ConnectionFactory().RequestedConnectionTimeout * nodes;
+        var longest = startRead + connect + TimeSpan.FromSeconds(10); // the runtime's own start, and a margin
+        var budget = TimeSpan.FromSeconds(int.Parse(container.Text("startupProbe.initialDelaySeconds") ?? "0") +
+                                          int.Parse(container.Text("startupProbe.periodSeconds")!) * int.Parse(container.Text("startupProbe.failureThreshold")!));
+        Assert.True(budget >= longest, $"the startup probe allows {budget}; a start may take {startRead} (schemas) + {connect} (broker) + 10 s");
+    }
+
+    [Fact]
     public void Deployment_RunsAsNonRoot_OnAReadOnlyRootFilesystem_WithoutPrivileges()
     {
         var resources = Resources();
