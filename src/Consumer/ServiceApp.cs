@@ -19,6 +19,7 @@ public static class ServiceApp
         builder.AddFlashduty();
         builder.AddMessaging();
         builder.AddHealth();
+        builder.AddReconcile();
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapHealth();

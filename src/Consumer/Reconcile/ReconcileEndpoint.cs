@@ -1,22 +1,42 @@
 using System.Text;
 using FlashdutySync.Sync;
+using Microsoft.Extensions.Options;
 
 namespace FlashdutySync.Reconcile;
 
 /// <summary>
 /// <c>POST /reconcile</c> on the health port: drift repair now, or with <c>?dryRun=true</c> the differences only.
-/// Answered by the replica that holds the row journal (409 from a standby). The report names rows and labels, never
-/// the app key.
+/// Answered by the replica that holds the row journal (409 from a standby). Only with the bearer token of
+/// <c>Reconcile:Token</c> (401 without one, 403 with another, 403 when none is configured): each call costs a
+/// download per schema. The report names rows and labels, never the app key.
 /// </summary>
 public static class ReconcileEndpoint
 {
     public const string Path = "/reconcile";
 
+    /// <summary>Adds the options of section <c>Reconcile</c> (the endpoint's token), validated at start.</summary>
+    public static IHostApplicationBuilder AddReconcile(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptionsWithValidateOnStart<ReconcileOptions>().Bind(builder.Configuration.GetSection(ReconcileOptions.SectionName));
+        builder.Services.AddSingleton<IValidateOptions<ReconcileOptions>, ReconcileOptionsValidator>();
+        return builder;
+    }
+
     public static WebApplication MapReconcile(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapPost(Path, async (HttpContext context, MappingEngine engine, bool? dryRun) =>
+        app.MapPost(Path, async (HttpContext context, MappingEngine engine, IOptions<ReconcileOptions> options, ILoggerFactory loggers, bool? dryRun) =>
         {
+            // Before anything else: a refused call costs no request to Flashduty.
+            var access = ReconcileAccess.Decide(options.Value.Token, context.Request.Headers.Authorization.Count == 0 ? null : context.Request.Headers.Authorization.ToString());
+            if (!access.Allowed)
+            {
+                Log.ReconcileRefused(loggers.CreateLogger(typeof(ReconcileEndpoint)), context.Connection.RemoteIpAddress?.ToString(), access.Status, access.Reason!);
+                if (access.Status == StatusCodes.Status401Unauthorized) context.Response.Headers.WWWAuthenticate = "Bearer realm=\"reconcile\"";
+                return Results.Text(access.Reason + "\n", statusCode: access.Status);
+            }
+
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
             limit.CancelAfter(TimeSpan.FromMinutes(5));
             IReadOnlyList<ReconcileReport>? reports;

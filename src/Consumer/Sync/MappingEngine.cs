@@ -43,7 +43,7 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
         var misfits = new List<string>();
         foreach (var (schemaId, mapping) in flashduty.Value.ConfiguredSchemas()) _slots.Add(new SchemaSlot(schemaId, mapping));
         // All read at once: the account limiter paces them (one after the other, 20 schemas took 1.3 s at 30 ms a call).
-        var loaded = await Task.WhenAll(_slots.Select(slot => TryLoadAsync(slot, null, cancellationToken)));
+        var loaded = await Task.WhenAll(_slots.Select(slot => TryLoadAtStartAsync(slot, cancellationToken)));
         foreach (var (slot, ok) in _slots.Zip(loaded))
         {
             if (ok) continue;
@@ -60,9 +60,30 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
         }
 
         metrics.ObserveSchemas(() => Schemas.Select(s => (s.Schema.SchemaId, s.PendingKeys, s.ProjectedRows, s.Schema.RowCap)));
+        // Only the holder reports whether a schema writes: a standby writes nothing anyway, and one that could not read a
+        // schema at its start (Flashduty down then, a new pod's refused key) would page for a deployment whose holder writes.
         metrics.ObserveReplica(() => CurrentTerm() is { Closing: false },
-            () => _slots.Select(s => (s.SchemaId, s.LoadProblem is not null || s.Sync?.PausedReason is not null)));
+            () => CurrentTerm() is { Closing: false } ? _slots.Select(s => (s.SchemaId, s.LoadProblem is not null || s.Sync?.PausedReason is not null)) : []);
         Loaded = true;
+    }
+
+    /// <summary>
+    /// The first read, within <see cref="SyncOptions.StartReadTimeout"/>: the health port (and the startup probe with it)
+    /// answers only once every hosted service has started, and this read is only to say early what cannot be read.
+    /// </summary>
+    private async Task<bool> TryLoadAtStartAsync(SchemaSlot slot, CancellationToken ct)
+    {
+        var limit = sync.Value.StartReadTimeout;
+        using var scope = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        scope.CancelAfter(limit);
+        try
+        {
+            return await TryLoadAsync(slot, null, scope.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return NotLoaded(slot, $"Flashduty did not answer its schema/info and data/download within Sync:StartReadTimeout ({limit}) at start");
+        }
     }
 
     /// <summary>

@@ -58,6 +58,16 @@ public sealed class SyncOptions
     /// <summary>Drift repair also deletes rows Flashduty holds that no event ever set (data/delete, 100 keys a call). Default false.</summary>
     public bool Prune { get; set; }
 
+    /// <summary>
+    /// How long the first read of the schemas at start may take (schema/info and data/download, every schema at
+    /// once). The health port answers only once the start is over, so this bounds how long the startup probe waits
+    /// whatever Flashduty does; a schema not read in time is not ready and read again every probe interval. Default
+    /// 30 s (a healthy read takes well under a second; Flashduty timing out every attempt would otherwise hold the
+    /// start for 7 attempts × Flashduty:AttemptTimeout plus the backoff, twice: minutes); range 1 s–10 min.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan StartReadTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Warn when a schema is this full (fraction of its cap). Default 0.9.</summary>
     [Range(0.0, 1.0)]
     public double FillWarning { get; set; } = 0.9;

@@ -52,7 +52,8 @@ public sealed class SyncMetrics
 
     /// <summary>
     /// Observes this replica's role (1 while it holds the journal and writes, else 0: a standby) and, per configured
-    /// schema, whether its writes are stopped (1: not loaded or paused, the reason in <c>/health/ready</c>).
+    /// schema, whether its writes are stopped (1: not loaded or paused, the reason in <c>/health/ready</c>). The
+    /// schemas' callback yields nothing on a standby: only the holder says whether a schema writes.
     /// </summary>
     public void ObserveReplica(Func<bool> active, Func<IEnumerable<(string SchemaId, bool Stopped)>> schemas)
     {

@@ -14,6 +14,7 @@ namespace FlashdutySync.Tests.Integration;
 public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
 {
     private const string MissingSchema = "665f1a2b3c4d5e6f7a8b9cff";
+    private const string ReconcileToken = "3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f";
 
     [Fact]
     public async Task ServiceScrapedByPrometheus_ServesEverySeriesTheDashboardQueries_AndTheAlertRulesSeeWhatWentWrong()
@@ -21,6 +22,7 @@ public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
         await using var h = await SyncHarness.CreateAsync(broker);
         h.Settings["Flashduty:SchemaIds:2"] = MissingSchema; // never loads: the paused-schema gauge and alert
         h.Settings["Sync:Prune"] = "true"; // the drift panel's pruned rows
+        h.Settings["Reconcile:Token"] = ReconcileToken;
         var app = await h.StartServiceAsync();
         var port = new Uri(app.Urls.First()).Port;
         await using var prometheus = await PrometheusServer.StartAsync(port, RepoFiles.PathOf("deploy/prometheus/alerts.yaml"));
@@ -47,7 +49,8 @@ public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
             new Dictionary<string, string> { ["host"] = "legacy-1", ["owner"] = "nobody", ["team"] = "sre", ["service"] = "svc-0" },
         ]);
         var errors = new StringWriter();
-        Assert.True(await ReconcileCommand.RunAsync(["--url", $"http://localhost:{port}"], new StringWriter(), errors) == 0, errors.ToString());
+        Assert.True(await ReconcileCommand.RunAsync(["--url", $"http://localhost:{port}"], new StringWriter(), errors,
+            environment: v => v == ReconcileOptions.TokenVariable ? ReconcileToken : null) == 0, errors.ToString());
         await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema) is var rows && rows["web-01"]["owner"] == "alice" && !rows.ContainsKey("legacy-1"),
             TimeSpan.FromSeconds(30), "the edited row written again and the foreign one pruned");
 

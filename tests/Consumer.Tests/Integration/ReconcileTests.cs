@@ -13,6 +13,9 @@ namespace FlashdutySync.Tests.Integration;
 public sealed class ReconcileTests(RabbitMqFixture broker)
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+    private const string Token = "9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
+
+    private static string? TokenFromEnvironment(string variable) => variable == ReconcileOptions.TokenVariable ? Token : null;
 
     private static Dictionary<string, string> Row(string host, string owner, string team = "sre", string service = "api") =>
         new() { ["host"] = host, ["owner"] = owner, ["team"] = team, ["service"] = service };
@@ -49,6 +52,7 @@ public sealed class ReconcileTests(RabbitMqFixture broker)
         await using var h = await SyncHarness.CreateAsync(broker);
         h.Settings["Sync:ReconcileInterval"] = "00:00:00"; // off: only on request
         h.Settings["Sync:Prune"] = "true";
+        h.Settings["Reconcile:Token"] = Token;
         h.Simulator.State.SeedRows(SyncHarness.HostSchema, [Row("legacy-1", "nobody"), Row("legacy-2", "nobody")]);
         var app = await h.StartServiceAsync();
         var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "localhost", StringComparison.Ordinal);
@@ -63,7 +67,7 @@ public sealed class ReconcileTests(RabbitMqFixture broker)
         var (upserts, deletes) = (h.Simulator.State.Stats.Requests("data/upsert"), h.Simulator.State.Stats.Requests("data/delete"));
 
         var (output, errors) = (new StringWriter(), new StringWriter());
-        Assert.Equal(0, await ReconcileCommand.RunAsync(["--dry-run", "--url", url], output, errors));
+        Assert.Equal(0, await ReconcileCommand.RunAsync(["--dry-run", "--url", url], output, errors, environment: TokenFromEnvironment));
 
         var report = output.ToString();
         Assert.Contains("Dry run: nothing was written.", report);
@@ -76,7 +80,7 @@ public sealed class ReconcileTests(RabbitMqFixture broker)
             h.Rows(SyncHarness.HostSchema).OrderBy(r => r.Key).Select(r => (r.Key, string.Join(",", r.Value.Values))));
         Assert.Equal((upserts, deletes), (h.Simulator.State.Stats.Requests("data/upsert"), h.Simulator.State.Stats.Requests("data/delete")));
 
-        Assert.Equal(0, await ReconcileCommand.RunAsync(["--url", url], new StringWriter(), errors));
+        Assert.Equal(0, await ReconcileCommand.RunAsync(["--url", url], new StringWriter(), errors, environment: TokenFromEnvironment));
         await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema) is { Count: 1 } rows && rows["web-1"]["owner"] == "alice", TimeSpan.FromSeconds(20),
             () => "only web-1, repaired: " + string.Join("; ", h.Rows(SyncHarness.HostSchema).Select(r => $"{r.Key}={r.Value["owner"]}")));
         // One upsert and one delete request (the three deleted keys together).
@@ -86,7 +90,7 @@ public sealed class ReconcileTests(RabbitMqFixture broker)
 
         // The service's own rows are untouched by a second run: nothing differs any more.
         output = new StringWriter();
-        Assert.Equal(0, await ReconcileCommand.RunAsync(["--dry-run", "--url", url], output, errors));
+        Assert.Equal(0, await ReconcileCommand.RunAsync(["--dry-run", "--url", url], output, errors, environment: TokenFromEnvironment));
         Assert.Contains("1 rows in Flashduty; 0 missing, 0 with other values, 0 of decommissioned hosts still there; 0 no event set", output.ToString());
     }
 
@@ -94,6 +98,8 @@ public sealed class ReconcileTests(RabbitMqFixture broker)
     [InlineData(new[] { "--bogus" }, "unknown argument '--bogus'")]
     [InlineData(new[] { "--url", "ftp://x" }, "--url needs an http(s) address")]
     [InlineData(new[] { "--url" }, "--url needs an http(s) address")]
+    [InlineData(new[] { "--token-file" }, "--token-file needs the path of a file holding the token")]
+    [InlineData(new[] { "--token-file", "/nonexistent/reconcile-token" }, "--token-file /nonexistent/reconcile-token: cannot be read")]
     public async Task BadArguments_AreNamed(string[] args, string message)
     {
         var errors = new StringWriter();

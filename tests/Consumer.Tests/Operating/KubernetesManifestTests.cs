@@ -59,6 +59,24 @@ public sealed partial class KubernetesManifestTests
     }
 
     [Fact]
+    public void Deployment_StartupProbe_OutlastsTheLongestStartTheCodeAllows()
+    {
+        // The health port listens once the hosted services have started: the schemas' first read (bounded by
+        // Sync:StartReadTimeout), then the queue check's connection (RabbitMQ's connection timeout, per node).
+        var resources = Resources();
+        var container = Container(resources);
+        var settings = resources["ConfigMap"].Map("data");
+        var startRead = settings.Text("Sync__StartReadTimeout") is { } configured ? TimeSpan.Parse(configured, System.Globalization.CultureInfo.InvariantCulture)
+            : new FlashdutySync.Sync.SyncOptions().StartReadTimeout;
+        var nodes = Math.Max(1, settings.Text("RabbitMq__Nodes")?.Split(',').Length ?? 1);
+        var connect = new RabbitMQ.Client.ConnectionFactory().RequestedConnectionTimeout * nodes;
+        var longest = startRead + connect + TimeSpan.FromSeconds(10); // the runtime's own start, and a margin
+        var budget = TimeSpan.FromSeconds(int.Parse(container.Text("startupProbe.initialDelaySeconds") ?? "0") +
+                                          int.Parse(container.Text("startupProbe.periodSeconds")!) * int.Parse(container.Text("startupProbe.failureThreshold")!));
+        Assert.True(budget >= longest, $"the startup probe allows {budget}; a start may take {startRead} (schemas) + {connect} (broker) + 10 s");
+    }
+
+    [Fact]
     public void Deployment_RunsAsNonRoot_OnAReadOnlyRootFilesystem_WithoutPrivileges()
     {
         var resources = Resources();
@@ -89,14 +107,14 @@ public sealed partial class KubernetesManifestTests
     }
 
     [Fact]
-    public void TheAppKeyAndBrokerUri_ComeFromTheExampleSecretsNameAndKeys_AndTheSettingsFromTheConfigMap()
+    public void TheAppKeyBrokerUriAndReconcileToken_ComeFromTheExampleSecretsNameAndKeys_AndTheSettingsFromTheConfigMap()
     {
         var resources = Resources();
         var container = Container(resources);
         var secret = ExampleSecret();
         var secretKeys = secret.Map("stringData").Keys();
         var referenced = new List<string>();
-        foreach (var variable in new[] { "Flashduty__AppKey", "RabbitMq__Uri" })
+        foreach (var variable in new[] { "Flashduty__AppKey", "RabbitMq__Uri", "Reconcile__Token" })
         {
             var env = Assert.Single(container.List("env"), e => e.Text("name") == variable);
             Assert.Null(env.Text("value"));
@@ -109,6 +127,9 @@ public sealed partial class KubernetesManifestTests
         var settings = resources["ConfigMap"].Map("data").Keys();
         Assert.DoesNotContain("Flashduty__AppKey", settings);
         Assert.DoesNotContain("RabbitMq__Uri", settings);
+        Assert.DoesNotContain("Reconcile__Token", settings);
+        // Only the token may be missing from a Secret created before it existed: the pods start, the endpoint refuses.
+        Assert.Equal(["Reconcile__Token"], container.List("env").Where(e => e.Text("valueFrom.secretKeyRef.optional") == "true").Select(e => e.Text("name")));
         Assert.Contains("Flashduty__SchemaIds__0", settings);
         Assert.Equal(resources["ConfigMap"].Text("metadata.name"), Assert.Single(container.List("envFrom")).Text("configMapRef.name"));
     }
