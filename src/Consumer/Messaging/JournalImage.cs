@@ -25,12 +25,20 @@ internal sealed class JournalImage
     public int Rows { get; private set; }
 
     /// <param name="entry">The row's record, as appended.</param>
-    /// <param name="record">Its bytes (<see cref="RowWriter"/>).</param>
+    /// <param name="appended">Its bytes as appended (<see cref="RowWriter"/>).</param>
     /// <param name="own">Whether this holder wrote it (a whole row), or another one did.</param>
-    public void Add(JournalEntry entry, byte[] record, bool own)
+    /// <param name="writer">Writes the record again where the image keeps it otherwise.</param>
+    /// <remarks>
+    /// The image never keeps a record that replaces copies where nothing of its own comes before it: republished, it
+    /// would clear the copies of a record left ahead of the merge in the queue (another holder's, landed after the
+    /// fence). Nor does another holder's record replace copies: placed after this holder's own, it would clear theirs.
+    /// </remarks>
+    public void Add(JournalEntry entry, byte[] appended, bool own, RowWriter writer)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(appended);
+        ArgumentNullException.ThrowIfNull(writer);
+        if (!own && entry.ReplacesEvents) (entry, appended) = (entry with { ReplacesEvents = false }, writer.Write(entry with { ReplacesEvents = false }));
         if (!_schemas.TryGetValue(entry.SchemaId, out var rows)) _schemas[entry.SchemaId] = rows = new Dictionary<string, Row>(StringComparer.Ordinal);
         ref var row = ref CollectionsMarshal.GetValueRefOrAddDefault(rows, entry.Key, out var existed);
         var copies = entry.Events.Count > 0;
@@ -42,20 +50,59 @@ internal sealed class JournalImage
         if (!existed || supersedes)
         {
             if (existed) Bytes -= row.Length;
+            var record = entry.ReplacesEvents ? writer.Write(entry with { ReplacesEvents = false }) : appended;
             row = new Row { Last = record, Copies = copies, Foreign = !own };
         }
         else
         {
             (row.Before ??= []).Add(row.Last!);
-            row.Last = record;
+            row.Last = appended;
             row.Copies |= copies;
             row.Foreign |= !own;
         }
 
         row.Labels = Math.Max(row.Labels, entry.Labels.Count);
         row.Newest = Math.Max(row.Newest, newest);
+        Bytes += row.Last.Length;
+    }
 
-        Bytes += record.Length;
+    /// <summary>
+    /// Folds every row kept as several records into one (event copies adding up while Flashduty is away, another
+    /// holder's records): a compaction republishes each row once, and the image stays the size of the rows.
+    /// </summary>
+    public void Collapse(RowWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        foreach (var rows in _schemas.Values)
+        {
+            foreach (var key in rows.Keys)
+            {
+                ref var row = ref CollectionsMarshal.GetValueRefOrNullRef(rows, key);
+                if (row.Before is null) continue;
+                var state = new JournalState();
+                foreach (var record in row.Before.Append(row.Last!)) state.Merge(JournalRecordFormat.ReadRow(record));
+                var merged = state.Entries().Single() with { ReplacesEvents = false };
+                Bytes -= row.Length;
+                row.Last = writer.Write(merged);
+                row.Before = null;
+                row.Copies = merged.Events.Count > 0;
+                Bytes += row.Last.Length;
+            }
+        }
+    }
+
+    /// <summary>A copy to add to without changing this one.</summary>
+    public JournalImage Clone()
+    {
+        var copy = new JournalImage { Bytes = Bytes, Rows = Rows };
+        foreach (var (schema, rows) in _schemas)
+        {
+            var copied = new Dictionary<string, Row>(rows.Count, StringComparer.Ordinal);
+            foreach (var (key, row) in rows) copied[key] = row with { Before = row.Before is null ? null : [.. row.Before] };
+            copy._schemas[schema] = copied;
+        }
+
+        return copy;
     }
 
     private static long Newest(JournalEntry entry)

@@ -66,6 +66,10 @@ internal static class JournalRecordFormat
 
     public static byte[] Marker(string kind, long term, string by) => JsonSerializer.SerializeToUtf8Bytes(new Record { Kind = kind, Term = term, By = by }, Json);
 
+    /// <summary>One row as <see cref="RowWriter"/> wrote it.</summary>
+    public static JournalEntry ReadRow(ReadOnlySpan<byte> row) =>
+        (JsonSerializer.Deserialize<RowDto>(row, Json) ?? throw new JsonException("a journal row is null")).ToEntry();
+
     /// <summary>Null when the bytes are not a record this version reads.</summary>
     public static Record? Read(ReadOnlySpan<byte> body)
     {

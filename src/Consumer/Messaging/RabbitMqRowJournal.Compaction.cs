@@ -30,11 +30,13 @@ internal sealed partial class RabbitMqRowJournal
     private void CompactInBackground()
     {
         if (Interlocked.Exchange(ref _compactionQueued, 1) == 1) return;
+        // The term it was asked in: one that starts late, after a release or in a later term, does nothing.
+        var (lease, term) = (_lease, _term);
         _ = Task.Run(async () =>
         {
             try
             {
-                if (_lease is { IsCancellationRequested: false } lease) await CompactAsync(load: false, lease.Token);
+                if (lease is { IsCancellationRequested: false }) await CompactAsync(load: false, lease.Token, term);
             }
             catch (Exception ex)
             {
@@ -54,11 +56,13 @@ internal sealed partial class RabbitMqRowJournal
     /// Reads every record present, republishes their merge, then deletes what it read. With <paramref name="load"/>
     /// it parses them all, starts this replica's term and returns the state; else it merges the image.
     /// </summary>
-    private async Task<JournalState> CompactAsync(bool load, CancellationToken ct)
+    private async Task<JournalState> CompactAsync(bool load, CancellationToken ct, long term = 0)
     {
         await _compacting.WaitAsync(ct);
         try
         {
+            // Its image went with the term (released, or not loaded yet in the next): nothing of it is in memory.
+            if (!load && (_ownId.Length == 0 || _term != term)) return new JournalState();
             await using var channel = await _broker.OpenExtraAsync(ct); // the queue is declared by then
             // Every record up to a fence of its own: a message count can fall short (a quorum queue's, just after its
             // leader moved, did: the newest records stayed unread and the term started without them, rows = older values).
@@ -67,6 +71,7 @@ internal sealed partial class RabbitMqRowJournal
             var state = new JournalState();
             ulong fenceTag = 0;
             var (read, unreadable) = (0, 0);
+            var foreign = new List<JournalEntry>();
             var deadline = DateTime.UtcNow + FenceWait;
             while (fenceTag == 0)
             {
@@ -88,7 +93,12 @@ internal sealed partial class RabbitMqRowJournal
                 // Written by this holder this term, so in the image already.
                 if (!load && got.BasicProperties.AppId == _ownId) continue;
                 var parsed = JournalRecordFormat.Read(got.Body.Span);
-                if (parsed is { Kind: "fence" }) continue; // another's, from a compaction cut short: dropped with the rest
+                if (parsed is { Kind: "fence" })
+                {
+                    read--; // another's, from a compaction cut short: dropped with the rest, and no record of a holder
+                    continue;
+                }
+
                 if (parsed is not { } record)
                 {
                     // Not lost with the compaction: set aside whole, for an operator (a newer version's record, a stray publish).
@@ -99,7 +109,7 @@ internal sealed partial class RabbitMqRowJournal
                 }
 
                 if (load) Fold(state, record);
-                else FoldForeign(record);
+                else FoldForeign(record, foreign);
             }
 
             if (load)
@@ -109,12 +119,16 @@ internal sealed partial class RabbitMqRowJournal
                 _term = state.Term + 1;
                 _ownId = $"{_instance}/{_term}";
                 _image = new JournalImage();
-                foreach (var entry in state.Entries()) _image.Add(entry, _rows.Write(entry), own: true);
+                foreach (var entry in state.Entries()) _image.Add(entry, _rows.Write(entry), own: true, _rows);
             }
+
+            // Another holder's rows go in only with this compaction: one that fails reads them again the next time.
+            var image = foreign.Count == 0 ? _image : Copy(_image, foreign);
+            image.Collapse(_rows);
 
             var written = 0;
             long merged = 0;
-            foreach (var record in JournalRecordFormat.Records(_image.Records()))
+            foreach (var record in JournalRecordFormat.Records(image.Records()))
             {
                 merged += await PublishAsync(channel, record, ct);
                 written++;
@@ -124,6 +138,7 @@ internal sealed partial class RabbitMqRowJournal
             if (load) await PublishAsync(channel, JournalRecordFormat.Marker(state.CleanlyReleased ? "released" : "acquired", state.Term, "compaction"), ct);
             await PublishAsync(channel, JournalRecordFormat.Marker("acquired", _term, load ? _replica : "compaction"), ct);
             await channel.BasicAckAsync(fenceTag, multiple: true, ct);
+            _image = image;
             Interlocked.Exchange(ref _bytes, 0);
             Interlocked.Exchange(ref _appends, 0);
             Interlocked.Exchange(ref _mergedBytes, merged);
@@ -156,14 +171,18 @@ internal sealed partial class RabbitMqRowJournal
     }
 
     /// <summary>Another holder's record, found by a background compaction: its rows are kept; a newer term ends this one's.</summary>
-    private void FoldForeign(JournalRecordFormat.Record record)
+    private void FoldForeign(JournalRecordFormat.Record record, List<JournalEntry> foreign)
     {
         if (record.Kind is "acquired" or "released" && record.Term > _term)
             throw new InvalidOperationException($"another replica holds the journal (term {record.Term}, this replica's {_term})");
-        foreach (var row in record.Rows ?? [])
-        {
-            var entry = row.ToEntry();
-            _image.Add(entry, _rows.Write(entry), own: false);
-        }
+        foreign.AddRange((record.Rows ?? []).Select(r => r.ToEntry()));
+    }
+
+    /// <summary>The image with another holder's rows added, leaving the image itself as it was.</summary>
+    private JournalImage Copy(JournalImage image, List<JournalEntry> foreign)
+    {
+        var copy = image.Clone();
+        foreach (var entry in foreign) copy.Add(entry, _rows.Write(entry), own: false, _rows);
+        return copy;
     }
 }

@@ -102,7 +102,7 @@ internal sealed partial class RabbitMqRowJournal
             finally
             {
                 // Nothing of the term outlives it: the next one starts from the journal.
-                _image = new JournalImage();
+                (_image, _ownId) = (new JournalImage(), "");
                 _compacting.Release();
             }
         }

@@ -78,7 +78,7 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
             for (var i = 0; i < entries.Count; i++) rows[i] = _rows.Write(entries[i]);
             foreach (var record in JournalRecordFormat.Records(rows)) size += await PublishAsync(channel, record, ct);
             // Confirmed: part of the image now (a failed append's entries come again in a later one).
-            for (var i = 0; i < entries.Count; i++) _image.Add(entries[i], rows[i], own: true);
+            for (var i = 0; i < entries.Count; i++) _image.Add(entries[i], rows[i], own: true, _rows);
         }
         finally
         {

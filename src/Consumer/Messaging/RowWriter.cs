@@ -56,11 +56,11 @@ internal sealed class RowWriter
     private static void WriteCopy(Utf8JsonWriter w, EventCopy copy)
     {
         w.WriteStartObject();
-        w.WriteString("t", copy.EventType);
+        w.WriteString("t", copy.EventType ?? ""); // an older record's copy may miss what the annotations promise
         if (copy.MessageId is not null) w.WriteString("m", copy.MessageId);
         // Absent: the common JSON; empty: none was given.
         if (copy.ContentType != JournalRecordFormat.CopyDto.Json) w.WriteString("c", copy.ContentType ?? "");
-        w.WriteBase64String("b", copy.Body);
+        w.WriteBase64String("b", copy.Body ?? []);
         if (copy.Headers.Count > 0)
         {
             w.WriteStartObject("h");
@@ -70,7 +70,7 @@ internal sealed class RowWriter
 
         if (copy.InputAddress is not null) w.WriteString("i", copy.InputAddress);
         w.WriteNumber("o", copy.OccurredAt.UtcTicks);
-        w.WriteString("d", copy.Description);
+        w.WriteString("d", copy.Description ?? "");
         w.WriteEndObject();
     }
 }

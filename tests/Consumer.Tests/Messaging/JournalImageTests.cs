@@ -35,7 +35,7 @@ public sealed class JournalImageTests
     {
         var image = new JournalImage();
         var writer = new RowWriter();
-        void Add(JournalEntry e, bool own = true) => image.Add(e, writer.Write(e), own);
+        void Add(JournalEntry e, bool own = true) => image.Add(e, writer.Write(e), own, writer);
 
         Add(Row("web-1", "alice", 1));
         Add(Row("web-1", "bob", 2)); // supersedes: no copies either way
@@ -60,7 +60,7 @@ public sealed class JournalImageTests
     {
         var image = new JournalImage();
         var writer = new RowWriter();
-        void Add(JournalEntry e, bool own = true) => image.Add(e, writer.Write(e), own);
+        void Add(JournalEntry e, bool own = true) => image.Add(e, writer.Write(e), own, writer);
 
         Add(Row("web-1", "bob", 5));
         Add(Row("web-1", "older", 3)); // older than what the row had: not whole, so both stay and the newer wins
@@ -70,5 +70,49 @@ public sealed class JournalImageTests
         Assert.Equal(4, records);
         Assert.Equal("bob", state.Schemas["s1"]["web-1"].Labels["owner"].Value);
         Assert.Equal("carol", state.Schemas["s1"]["web-2"].Labels["owner"].Value);
+    }
+
+    [Fact]
+    public void ItsMerge_NeverClearsCopiesOfARecordAheadOfIt_NorDoesAnotherHoldersWriteClearThisHoldersCopies()
+    {
+        var image = new JournalImage();
+        var writer = new RowWriter();
+        void Add(JournalEntry e, bool own = true) => image.Add(e, writer.Write(e), own, writer);
+
+        Add(Row("web-1", "bob", 5, replaces: true)); // a write landed: the row's first record in the image
+        Add(Row("web-2", "carol", 1, copies: "e1"));
+        Add(Row("web-2", "carol", 2, replaces: true), own: false); // another holder's write, read after this holder's copy
+        image.Collapse(writer);
+
+        // A record of another holder left ahead of the merge in the queue (landed after the fence), then the merge.
+        var state = new JournalState();
+        state.Merge(Row("web-1", "bob", 5, copies: "e-ahead"));
+        foreach (var record in JournalRecordFormat.Records(image.Records()))
+        {
+            foreach (var row in JournalRecordFormat.Read(record)!.Rows!) state.Merge(row.ToEntry());
+        }
+
+        Assert.Equal(["e-ahead"], state.Schemas["s1"]["web-1"].Events.Select(c => c.MessageId));
+        Assert.Equal(["e1"], state.Schemas["s1"]["web-2"].Events.Select(c => c.MessageId));
+    }
+
+    [Fact]
+    public void ARowKeptAsSeveralRecords_IsFoldedIntoOne_SoTheImageStaysTheSizeOfTheRows()
+    {
+        var image = new JournalImage();
+        var writer = new RowWriter();
+        image.Add(Row("web-1", "zoe", 0), writer.Write(Row("web-1", "zoe", 0)), own: false, writer);
+        for (var i = 1; i <= 1000; i++)
+        {
+            var entry = Row("web-1", $"o{i}", i, copies: $"e{i % 10}");
+            image.Add(entry, writer.Write(entry), own: true, writer);
+        }
+
+        image.Collapse(writer);
+        var (state, records) = Republished(image);
+        Assert.Equal(1, records);
+        Assert.Equal("o1000", state.Schemas["s1"]["web-1"].Labels["owner"].Value);
+        Assert.Equal(10, state.Schemas["s1"]["web-1"].Events.Count);
+        Assert.Equal(image.Records().Sum(r => (long)r.Length), image.Bytes);
     }
 }
