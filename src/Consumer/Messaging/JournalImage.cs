@@ -38,7 +38,12 @@ internal sealed class JournalImage
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(appended);
         ArgumentNullException.ThrowIfNull(writer);
-        if (!own && entry.ReplacesEvents) (entry, appended) = (entry with { ReplacesEvents = false }, writer.Write(entry with { ReplacesEvents = false }));
+        if (!own && entry.ReplacesEvents)
+        {
+            entry = entry with { ReplacesEvents = false };
+            appended = writer.Write(entry);
+        }
+
         if (!_schemas.TryGetValue(entry.SchemaId, out var rows)) _schemas[entry.SchemaId] = rows = new Dictionary<string, Row>(StringComparer.Ordinal);
         ref var row = ref CollectionsMarshal.GetValueRefOrAddDefault(rows, entry.Key, out var existed);
         var copies = entry.Events.Count > 0;

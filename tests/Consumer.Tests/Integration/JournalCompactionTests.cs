@@ -41,7 +41,7 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
             for (var i = 0; i < 256; i++)
                 await journal.AppendAsync([Row($"web-{i % 16}", $"o{i}", i, i >= 240 ? [$"e{i}"] : [])], CancellationToken.None);
             // Compacted: the merge (one record) and the term's mark.
-            await Eventually.UntilAsync(async () => await CountAsync(queue) == 2, TimeSpan.FromSeconds(30), () => "a background compaction: " + string.Join(" | ", logs.Lines));
+            await Eventually.UntilAsync(async () => await broker.CountAsync(queue) == 2, TimeSpan.FromSeconds(30), () => "a background compaction: " + string.Join(" | ", logs.Lines));
 
             await journal.ReleaseAsync(clean: true, CancellationToken.None);
             await using var next = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
@@ -66,11 +66,5 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
             foreach (var q in new[] { queue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
                 await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
         }
-    }
-
-    private async Task<uint> CountAsync(string queue)
-    {
-        await using var channel = await broker.Connection.CreateChannelAsync();
-        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
     }
 }

@@ -109,7 +109,7 @@ public sealed class RestartTests(RabbitMqFixture broker)
             Assert.Equal(11, loaded.Schemas["s1"].Count);
             Assert.Single(loaded.Schemas["s2"]);
             // Compacted: one record for the rows, one for the term, plus the term this load began.
-            Assert.Equal(3u, await CountAsync(options.Value.JournalQueue));
+            Assert.Equal(3u, await broker.CountAsync(options.Value.JournalQueue));
 
             // Its holder killed (lock channel gone without a clean release): the next one must wait out a write in flight.
             await other.DisposeAsync();
@@ -165,7 +165,7 @@ public sealed class RestartTests(RabbitMqFixture broker)
             var again = (await next.LoadAsync(CancellationToken.None)).Schemas["s1"]["web-1"];
             Assert.Equal(("alice", row.Labels["owner"].At), again.Labels["owner"]);
             Assert.Equal(["m1"], again.Events.Select(e => e.MessageId));
-            Assert.Equal(0u, await CountAsync(unreadable));
+            Assert.Equal(0u, await broker.CountAsync(unreadable));
         }
         finally
         {
@@ -178,10 +178,4 @@ public sealed class RestartTests(RabbitMqFixture broker)
     private static string Dump(SyncHarness h) =>
         string.Join("; ", h.Rows(SyncHarness.HostSchema).Select(r => r.Key + "=" + string.Join(",", r.Value.Values))) +
         $" (upserts {h.Simulator.State.Stats.Requests("data/upsert")}, deletes {h.Simulator.State.Stats.Requests("data/delete")})";
-
-    private async Task<uint> CountAsync(string queue)
-    {
-        await using var channel = await broker.Connection.CreateChannelAsync();
-        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
-    }
 }
