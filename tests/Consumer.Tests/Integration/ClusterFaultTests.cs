@@ -113,8 +113,6 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
                 FlashdutySync.Diag.W($"TEST wrong {r.Key} index {newest[r.Key].Index} want {newest[r.Key].Row}@{newest[r.Key].At.ToUnixTimeSeconds()} got {string.Join(",", r.Value["host"], r.Value["owner"], r.Value["team"], r.Value["service"])} delivered={deliveries.Received(newest[r.Key].Body)}");
             FlashdutySync.Diag.W("TEST queues " + await QueuesAsync(h.Queue));
             FlashdutySync.Diag.W($"TEST counts pre={deliveries.Pre} post={deliveries.Post} fault={deliveries.Fault} ackorder-open={app.Services.GetRequiredService<FlashdutySync.Messaging.AckOrder>().Open} active-batches={app.Services.GetRequiredService<FlashdutySync.Sync.InflowTracker>().ActiveBatches}");
-            foreach (var (c, t) in deliveries.InFlight)
-                FlashdutySync.Diag.W($"TEST inflight since {t:HH:mm:ss.fff} tag={(c as RabbitMqBasicConsumeContext)?.DeliveryTag} redelivered={c.Redelivered} delivered={c.IsDelivered} faulted={c.IsFaulted} cancelled={c.CancellationToken.IsCancellationRequested} body={System.Text.Encoding.UTF8.GetString(c.GetBody())}");
         }
 
         await Eventually.UntilAsync(() => hosts.Matches(h.Rows(SyncHarness.HostSchema)) && services.Matches(h.Rows(SyncHarness.ServiceSchema)),
@@ -169,11 +167,8 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
 
         public int Pre, Post, Fault;
 
-        public readonly ConcurrentDictionary<ReceiveContext, DateTime> InFlight = new();
-
         public Task PreReceive(ReceiveContext context)
         {
-            InFlight[context] = DateTime.UtcNow;
             Interlocked.Increment(ref Pre);
             _bodies.TryAdd(System.Text.Encoding.UTF8.GetString(context.GetBody()), true);
             _times.Enqueue(_clock.Elapsed);
@@ -183,7 +178,6 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
         public Task PostReceive(ReceiveContext context)
         {
             Interlocked.Increment(ref Post);
-            InFlight.TryRemove(context, out _);
             return Task.CompletedTask;
         }
 
@@ -194,7 +188,6 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
         public Task ReceiveFault(ReceiveContext context, Exception exception)
         {
             Interlocked.Increment(ref Fault);
-            InFlight.TryRemove(context, out _);
             FlashdutySync.Diag.W($"RECEIVEFAULT {exception.GetType().Name}: {exception.Message}");
             return Task.CompletedTask;
         }
