@@ -97,8 +97,6 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
 
         foreach (var (message, e, copy, invalid, outcomes) in settled)
         {
-            if (Diag.On && e is not null && outcomes.Any(o => o.Outcome.IsCompletedSuccessfully && o.Outcome.Result.Kind is OutcomeKind.Released or OutcomeKind.Deferred or OutcomeKind.Incomplete or OutcomeKind.Rejected))
-                Diag.W($"SETTLE {e.Host}@{e.OccurredAt.ToUnixTimeSeconds()} " + string.Join("/", outcomes.Select(o => o.Outcome.IsCompleted ? o.Outcome.Result.Kind.ToString() : "run")));
             await SettleAsync(message.ReceiveContext, exchange, e, copy, invalid, outcomes, ct).ConfigureAwait(false);
         }
     }
@@ -138,11 +136,7 @@ public sealed class EventBatchProcessor(MappingEngine engine, MessageRerouter re
             foreach (var (message, _, _, _, _) in applied) inflow.Applied(message.ReceiveContext);
             var released = applied.Any(a => Has(a.Item5, OutcomeKind.Released));
             if (released && engine.Stopping) return applied;
-            var committed = !released && await engine.CommitAsync(term, ct).ConfigureAwait(false);
-            if (Diag.On)
-                Diag.W($"BATCH term={term} released={released} committed={committed} n={events.Count} " + string.Join(" ", events.Select(e => e.Event is null ? "bad" :
-                    $"{e.Event.Host}@{e.Event.OccurredAt.ToUnixTimeSeconds()}#{(e.Message.ReceiveContext as RabbitMqBasicConsumeContext)?.DeliveryTag}{(e.Message.ReceiveContext.Redelivered ? "R" : "")}:{string.Join("/", applied.First(a => ReferenceEquals(a.Message, e.Message)).Item5.Select(o => o.Outcome.IsCompleted ? o.Outcome.Result.Kind.ToString()[..3] : "run"))}")));
-            if (committed) return applied;
+            if (!released && await engine.CommitAsync(term, ct).ConfigureAwait(false)) return applied;
             // The term ended under the batch: applied again in the next one. Never in a tight loop: a hundred batches
             // spinning here without yielding starved the thread pool, and MassTransit never reconnected after a
             // broker restart (fault suite: not consuming 90 s after RabbitMQ was back).

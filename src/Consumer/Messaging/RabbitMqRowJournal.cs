@@ -81,7 +81,6 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
         {
             var channel = await _broker.GetAsync(ct);
             foreach (var record in JournalRecordFormat.RowRecords(entries)) size += await PublishAsync(channel, record, ct);
-            Diag.W($"APPEND term={_term} entries={entries.Count} bytes={size} ch={channel.ChannelNumber} " + string.Join(" ", entries.Select(e => $"{e.SchemaId[^2..]}:{e.Key}={string.Join(",", e.Labels.Select(l => $"{l.Value.Value}@{l.Value.At.ToUnixTimeSeconds()}"))}")));
         }
         finally
         {
@@ -204,7 +203,6 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
                 await channel.BasicAckAsync(fenceTag, multiple: true, ct); // the fence, and what was moved to the unreadable queue
             }
 
-            Diag.W($"COMPACT read={read} unreadable={unreadable} staleFences={staleFences} written={written} rows={state.Schemas.Sum(s => s.Value.Count)} term={state.Term} clean={state.CleanlyReleased}");
             Log.JournalLoaded(logger, state.Schemas.Sum(s => s.Value.Count), read, Queue, written, unreadable);
             return state;
         }

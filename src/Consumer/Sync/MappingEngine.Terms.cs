@@ -82,7 +82,6 @@ public sealed partial class MappingEngine
 
         // Lost lock: demoted at once, whatever is in hand.
         lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
-        Diag.W($"ACTIVATED number={term.Number} seq={term.Sequence} schemas={term.Schemas.Count}");
         Log.Activated(logger, term.Number, state.Schemas.Sum(s => s.Value.Count), state.Schemas.Count,
             state.CleanlyReleased ? "let go cleanly" : $"did not let go cleanly (or there was none): writes wait {wait}", term.NotBefore);
         return term;
@@ -198,7 +197,6 @@ public sealed partial class MappingEngine
             if (_term != term) return;
         }
 
-        Diag.W($"DEMOTED seq={term.Sequence}");
         if (!_stopping.IsCancellationRequested) Log.Demoted(logger, why);
 
         Drop(term);
