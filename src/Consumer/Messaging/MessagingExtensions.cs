@@ -94,11 +94,10 @@ internal sealed class ShutdownCoordinator(MappingEngine engine) : IHostedService
 }
 
 /// <summary>Checks every queue's type, then declares the error and wait queues, before the bus starts consuming.</summary>
-internal sealed class QueueTopology(MessageRerouter rerouter, IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync, ILogger<QueueTopology> logger) : IHostedService
+internal sealed class QueueTopology(MessageRerouter rerouter, IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (rabbit.Value.QueueType == QueueType.Quorum) Log.QuorumNotSafeYet(logger);
         await ServiceQueues.VerifyAsync(rabbit.Value, sync.Value, cancellationToken);
         await rerouter.EnsureQueuesAsync(cancellationToken);
     }
