@@ -78,5 +78,4 @@ public static partial class Log
 
     [LoggerMessage(EventId = 141, Level = LogLevel.Warning, Message = "{Warning}")]
     public static partial void MappingWarning(ILogger logger, string warning);
-
 }
