@@ -10,6 +10,22 @@ namespace FlashdutySync.Messaging;
 /// </summary>
 public static class BrokerNodes
 {
+    /// <summary>
+    /// The heartbeat of MassTransit's connection and of the service's own (the journal lock keeps its own, which sets
+    /// how soon a cut-off holder stops writing). A connection whose node went is given up within about three of these.
+    /// </summary>
+    /// <remarks>
+    /// Not the client's 60 s: with RabbitMQ.Client 7.2.2, a node that goes kills the connection's socket write loop,
+    /// and frames queued after it (MassTransit acknowledging the batches in hand, hundreds at once) fill the client's
+    /// 128-frame outgoing buffer; the broker's connection.close is then answered through that full buffer, so the
+    /// client's main loop blocks and the connection never learns that it is closed (rabbitmq-dotnet-client#1930, fixed
+    /// after 7.2.2). MassTransit's acknowledgements wait for ever and its consumer, waiting for them, never reconnects:
+    /// in the cluster test it consumed nothing more until the missed-heartbeat timer closed the connection, three
+    /// heartbeats later (dump of the test process: 810 deliveries awaiting <c>BasicAck</c>, the main loop in
+    /// <c>HandleConnectionCloseAsync</c>). Also the journal's and the rerouter's publishes would time out meanwhile.
+    /// </remarks>
+    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(5);
+
     /// <summary>The nodes as <c>host:port</c> pairs, or the problem with the setting (never the URI's credentials).</summary>
     public static IReadOnlyList<(string Host, int Port)> Parse(RabbitMqOptions options, out string? problem)
     {
@@ -46,6 +62,7 @@ public static class BrokerNodes
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(factory);
         factory.Uri = options.Uri;
+        if (factory.RequestedHeartbeat == ConnectionFactory.DefaultHeartbeat) factory.RequestedHeartbeat = Heartbeat;
         return factory.CreateConnectionAsync(Endpoints(options), ct);
     }
 

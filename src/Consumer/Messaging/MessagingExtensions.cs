@@ -41,6 +41,8 @@ public static class MessagingExtensions
                 var o = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
                 cfg.Host(o.Uri, h =>
                 {
+                    // A node that goes must not leave the connection wedged for minutes: see BrokerNodes.Heartbeat.
+                    h.Heartbeat(BrokerNodes.Heartbeat);
                     // A cluster: MassTransit connects to whichever node answers and, when its node goes, to another.
                     if (!string.IsNullOrWhiteSpace(o.Nodes))
                         h.UseCluster(c =>
@@ -92,11 +94,10 @@ internal sealed class ShutdownCoordinator(MappingEngine engine) : IHostedService
 }
 
 /// <summary>Checks every queue's type, then declares the error and wait queues, before the bus starts consuming.</summary>
-internal sealed class QueueTopology(MessageRerouter rerouter, IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync, ILogger<QueueTopology> logger) : IHostedService
+internal sealed class QueueTopology(MessageRerouter rerouter, IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (rabbit.Value.QueueType == QueueType.Quorum) Log.QuorumNotSafeYet(logger);
         await ServiceQueues.VerifyAsync(rabbit.Value, sync.Value, cancellationToken);
         await rerouter.EnsureQueuesAsync(cancellationToken);
     }

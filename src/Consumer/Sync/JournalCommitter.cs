@@ -95,30 +95,40 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
             (group, _next) = (_next, NewGroup());
         }
 
-        while (true)
+        try
         {
-            var taken = schemas().Select(s => (Schema: s, Entries: s.TakeJournalEntries())).Where(t => t.Entries.Count > 0).ToList();
-            try
+            while (true)
             {
-                using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                limit.CancelAfter(AppendLimit);
-                await journal.AppendAsync([.. taken.SelectMany(t => t.Entries)], limit.Token).ConfigureAwait(false);
-                group.TrySetResult(true);
-                return;
+                var taken = schemas().Select(s => (Schema: s, Entries: s.TakeJournalEntries())).Where(t => t.Entries.Count > 0).ToList();
+                try
+                {
+                    using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    limit.CancelAfter(AppendLimit);
+                    await journal.AppendAsync([.. taken.SelectMany(t => t.Entries)], limit.Token).ConfigureAwait(false);
+                    group.TrySetResult(true);
+                    return;
+                }
+                catch (Exception ex) when (!ct.IsCancellationRequested)
+                {
+                    foreach (var (schema, entries) in taken) schema.ReturnJournalEntries(entries);
+                    Log.JournalAppendFailed(logger, ex is OperationCanceledException ? $"no confirm within {AppendLimit.TotalSeconds:0} s" : ex.Message, retry);
+                    await Task.Delay(retry, time, ct).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // The term ended under the append: not known to be durable.
+                    foreach (var (schema, entries) in taken) schema.ReturnJournalEntries(entries);
+                    throw;
+                }
             }
-            catch (Exception ex) when (!ct.IsCancellationRequested)
-            {
-                foreach (var (schema, entries) in taken) schema.ReturnJournalEntries(entries);
-                Log.JournalAppendFailed(logger, ex is OperationCanceledException ? $"no confirm within {AppendLimit.TotalSeconds:0} s" : ex.Message, retry);
-                await Task.Delay(retry, time, ct).ConfigureAwait(false);
-            }
-            catch
-            {
-                // The term ended under the append: not known to be durable, so its batches apply again in the next term.
-                foreach (var (schema, entries) in taken) schema.ReturnJournalEntries(entries);
-                group.TrySetResult(false);
-                throw;
-            }
+        }
+        finally
+        {
+            // However the round ends without its record confirmed (the term ended during the append, or during the
+            // pause after a failed one), its batches hear false and apply again in the next term. A group left
+            // unanswered held its batches, and their events unacknowledged, for ever: their rows kept older values,
+            // and MassTransit, waiting for them to stop its consumer, never reconnected after its node went (#15).
+            group.TrySetResult(false);
         }
     }
 

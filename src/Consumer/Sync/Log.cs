@@ -79,9 +79,6 @@ public static partial class Log
     [LoggerMessage(EventId = 141, Level = LogLevel.Warning, Message = "{Warning}")]
     public static partial void MappingWarning(ILogger logger, string warning);
 
-    [LoggerMessage(EventId = 124, Level = LogLevel.Warning, Message = "RabbitMq:QueueType is quorum, which is not safe yet: in tests here, losing the node that leads the service's queue lost the updates of some events published meanwhile (rows kept older values; see README, 'Running against a RabbitMQ cluster'). Use classic queues in production until this is fixed")]
-    public static partial void QuorumNotSafeYet(ILogger logger);
-
     [LoggerMessage(EventId = 142, Level = LogLevel.Warning, Message = "POST /reconcile from {Remote} refused ({Status}): {Reason}")]
     public static partial void ReconcileRefused(ILogger logger, string? remote, int status, string reason);
 }

@@ -101,4 +101,30 @@ public sealed class JournalCommitterTests
         await loop.WaitAsync(Deadline);
         Assert.False(await committer.CommitAsync(CancellationToken.None).WaitAsync(Deadline));
     }
+
+    [Fact]
+    public async Task FailedAppend_TermEndsDuringTheRetryPause_TheWaitingBatchIsAnsweredFalse_NotLeftWaitingForEver()
+    {
+        // Given an append that failed (its node went) and a committer waiting out the retry pause
+        var api = new FakeMappingApi();
+        var schema = Schema(api);
+        var journal = new GatedJournal { FailNext = 1 };
+        journal.Gate.SetResult();
+        var time = new FakeTimeProvider();
+        var committer = new JournalCommitter(journal, () => [schema], NullLogger.Instance, time, TimeSpan.FromSeconds(1));
+        using var term = new CancellationTokenSource();
+        var loop = Task.Run(() => committer.RunAsync(term.Token));
+        _ = schema.Apply(SchemaSyncUnderTest.Event(EventKind.HostProvisioned, SchemaSyncUnderTest.T0, ("host", "a"), ("owner", "o"), ("team", "t")), default);
+        var commit = committer.CommitAsync(CancellationToken.None);
+        await Support.Eventually.UntilAsync(() => journal.FailNext == 0 && schema.UnjournaledRows == 1, Deadline, "the failed append to give its rows back");
+
+        // When the term ends (the journal's lock went with the same node) before the pause is over
+        await term.CancelAsync();
+
+        // Then the batch hears that its events are not journaled (it applies them again in the next term): a batch left
+        // waiting holds its events unacknowledged for ever, and MassTransit's consumer never stops to reconnect (#15)
+        Assert.False(await commit.WaitAsync(Deadline));
+        await loop.WaitAsync(Deadline);
+        Assert.Empty(journal.Appends);
+    }
 }
