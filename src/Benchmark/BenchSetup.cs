@@ -17,12 +17,17 @@ public static class BenchSetup
         state.AddSchema(ServiceSchema, "service_owner", ["service"], ["owner", "team"]);
     }
 
-    /// <summary>Declares the queue as the service does (single active consumer) and binds it to the event exchanges.</summary>
-    public static async Task DeclareQueueAsync(IConnection connection, string queue)
+    /// <summary>
+    /// Declares the queue as the service does (single active consumer; <paramref name="queueType"/> <c>quorum</c> as
+    /// the service with <c>RabbitMq__QueueType=quorum</c>) and binds it to the event exchanges.
+    /// </summary>
+    public static async Task DeclareQueueAsync(IConnection connection, string queue, string? queueType = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         await using var channel = await connection.CreateChannelAsync();
-        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-single-active-consumer"] = true });
+        var arguments = new Dictionary<string, object?> { ["x-single-active-consumer"] = true };
+        if (queueType is not null) arguments["x-queue-type"] = queueType;
+        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: arguments);
         foreach (var (exchange, _) in InventoryExchanges.All)
         {
             await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true);

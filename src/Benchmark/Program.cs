@@ -7,7 +7,7 @@ using InventoryPublisher;
 using RabbitMQ.Client;
 
 // Benchmark: the pipeline against the designs a team would otherwise write, on the same events, in one run.
-// Usage: dotnet run -c Release --project src/Benchmark -- [--quick] [--only burst|light|backlog|fullsync|window] [--no-baselines] [--backlog N] [--out bench/results.md]
+// Usage: dotnet run -c Release --project src/Benchmark -- [fault-suite|outage|queue-types …] [--quick] [--only burst|light|backlog|fullsync|window] [--no-baselines] [--backlog N] [--out bench/results.md]
 // SERVICE_X=y in the environment reaches the service as X=y (runtime knobs, options).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
@@ -25,6 +25,7 @@ var timeBox = TimeSpan.FromSeconds(quick ? 10 : 20);
 var broker = new Uri(Environment.GetEnvironmentVariable("RABBITMQ_URI") ?? "amqp://guest:guest@localhost:5672/");
 if (args.FirstOrDefault() == "fault-suite") return await FaultSuite.RunAsync(args, broker);
 if (args.FirstOrDefault() == "outage") return await OutageSuite.RunAsync(args, broker);
+if (args.FirstOrDefault() == "queue-types") return await QueueTypeScenario.RunAsync(args, broker);
 const string Key = "bench-key";
 const string HostSchema = BenchSetup.HostSchema;
 const string ServiceSchema = BenchSetup.ServiceSchema;
