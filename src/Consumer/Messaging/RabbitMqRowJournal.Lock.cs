@@ -87,31 +87,32 @@ internal sealed partial class RabbitMqRowJournal
         await (await _broker.GetAsync(ct)).BasicPublishAsync("", rabbit.Value.LockQueue, mandatory: false, properties, "handover"u8.ToArray(), ct);
     }
 
-    public async Task ReleaseAsync(bool clean, CancellationToken ct)
+    public async Task ReleaseAsync(CancellationToken lease, bool clean, CancellationToken ct)
     {
-        var (connection, lease) = (_lock, _lease);
+        var (connection, source) = (_lock, _lease);
+        // The term it was asked for only: a demotion releases late, and this process may hold the journal again by then.
+        if (source is null || source.Token != lease) return;
         try
         {
             // A compaction of this holder finishes first: the next one must find every record in the queue.
             await _compacting.WaitAsync(ct);
             try
             {
-                if (clean && lease is { IsCancellationRequested: false })
+                if (ReferenceEquals(_lease, source) && clean && !source.IsCancellationRequested)
                     await PublishAsync(await _broker.GetAsync(ct), JournalRecordFormat.Marker("released", _term, _replica), ct);
             }
             finally
             {
-                // Nothing of the term outlives it: the next one starts from the journal.
-                (_image, _ownId) = (new JournalImage(), "");
+                // Nothing of the term outlives it: the next one starts from the journal (a newer term's image stays).
+                if (ReferenceEquals(_lease, source)) (_image, _ownId) = (new JournalImage(), "");
                 _compacting.Release();
             }
         }
         finally
         {
-            // The lock of the term being released, not a newer one taken since (a demotion releases late).
             if (connection is not null && ReferenceEquals(_lock, connection))
             {
-                lease?.Cancel();
+                source.Cancel();
                 await CloseQuietlyAsync(connection);
                 _lock = null;
             }

@@ -167,7 +167,7 @@ public sealed partial class MappingEngine
             await term.EndAsync();
             using var release = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             // "Released" only while the lock is still this term's: a lost lock may already have a successor.
-            await journal.ReleaseAsync(clean && !term.Lease.IsCancellationRequested, release.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await journal.ReleaseAsync(term.Lease, clean && !term.Lease.IsCancellationRequested, release.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
@@ -201,7 +201,7 @@ public sealed partial class MappingEngine
 
         Drop(term);
         await term.EndAsync();
-        await journal.ReleaseAsync(clean: false, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await journal.ReleaseAsync(term.Lease, clean: false, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         // Rows it journaled are written by whoever holds the journal next: this replica, unless a consuming one asks for it.
         if (_activateWithoutEvents && !_stopping.IsCancellationRequested) lock (_termLock) _ = Activating().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
     }

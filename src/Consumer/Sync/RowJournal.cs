@@ -25,8 +25,12 @@ public interface IRowJournal
     /// </remarks>
     Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct);
 
-    /// <summary>Lets go of the journal; <paramref name="clean"/>: no write of this replica is in flight any more.</summary>
-    Task ReleaseAsync(bool clean, CancellationToken ct);
+    /// <summary>
+    /// Lets go of the journal held under <paramref name="lease"/> (the token <see cref="AcquireAsync"/> returned);
+    /// nothing if this replica no longer holds it under that lease (it took it again since). <paramref name="clean"/>:
+    /// no write of this replica is in flight any more.
+    /// </summary>
+    Task ReleaseAsync(CancellationToken lease, bool clean, CancellationToken ct);
 
     /// <summary>
     /// Set while this replica has events in hand and waits for the journal: <see cref="AcquireAsync"/> then asks the
@@ -150,9 +154,13 @@ public sealed class InMemoryRowJournal : IRowJournal
         return Task.CompletedTask;
     }
 
-    public Task ReleaseAsync(bool clean, CancellationToken ct)
+    public Task ReleaseAsync(CancellationToken lease, bool clean, CancellationToken ct)
     {
-        lock (_sync) _released = clean;
+        lock (_sync)
+        {
+            if (_lease.Token == lease) _released = clean;
+        }
+
         return Task.CompletedTask;
     }
 }

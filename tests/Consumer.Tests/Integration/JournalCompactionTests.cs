@@ -28,7 +28,7 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
         await using var journal = new RabbitMqRowJournal(options, new LoggerFactory([logs]).CreateLogger<RabbitMqRowJournal>());
         try
         {
-            await journal.AcquireAsync(CancellationToken.None);
+            var lease = await journal.AcquireAsync(CancellationToken.None);
             await journal.LoadAsync(CancellationToken.None);
             // A previous holder that has not noticed it lost the journal: its record lands after the load.
             await using (var stray = await broker.Connection.CreateChannelAsync())
@@ -43,7 +43,7 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
             // Compacted: the merge (one record) and the term's mark.
             await Eventually.UntilAsync(async () => await broker.CountAsync(queue) == 2, TimeSpan.FromSeconds(30), () => "a background compaction: " + string.Join(" | ", logs.Lines));
 
-            await journal.ReleaseAsync(clean: true, CancellationToken.None);
+            await journal.ReleaseAsync(lease, clean: true, CancellationToken.None);
             await using var next = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
             await next.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
             var loaded = await next.LoadAsync(CancellationToken.None);
@@ -64,6 +64,43 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
         {
             await using var channel = await broker.Connection.CreateChannelAsync();
             foreach (var q in new[] { queue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
+                await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
+        }
+    }
+
+    [Fact]
+    public async Task AReleaseOfAnEndedTerm_ComingLate_LeavesTheNewerTermOfTheSameReplicaHoldingTheJournal_WithItsRows()
+    {
+        var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-release-{Guid.NewGuid():N}"[..24] });
+        await using var journal = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+        try
+        {
+            var first = await journal.AcquireAsync(CancellationToken.None);
+            await journal.LoadAsync(CancellationToken.None);
+            await journal.ReleaseAsync(first, clean: true, CancellationToken.None);
+            var second = await journal.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            await journal.LoadAsync(CancellationToken.None);
+            await journal.AppendAsync([Row("kept", "amy", 1, "e1")], CancellationToken.None);
+
+            // The first term's demotion, late: it must end nothing of the second.
+            await journal.ReleaseAsync(first, clean: false, CancellationToken.None);
+            Assert.False(second.IsCancellationRequested);
+            // 256 more appends compact in the background, from the second term's image.
+            for (var i = 0; i < 256; i++) await journal.AppendAsync([Row($"web-{i % 4}", $"o{i}", i)], CancellationToken.None);
+            await Eventually.UntilAsync(async () => await broker.CountAsync(options.Value.JournalQueue) == 2, TimeSpan.FromSeconds(30), () => "no background compaction");
+            await journal.ReleaseAsync(second, clean: true, CancellationToken.None);
+
+            await using var next = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+            await next.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            var loaded = await next.LoadAsync(CancellationToken.None);
+            Assert.Equal("amy", loaded.Schemas["s1"]["kept"].Labels["owner"].Value);
+            Assert.Equal(["e1"], loaded.Schemas["s1"]["kept"].Events.Select(c => c.MessageId));
+            Assert.True(loaded.CleanlyReleased);
+        }
+        finally
+        {
+            await using var channel = await broker.Connection.CreateChannelAsync();
+            foreach (var q in new[] { options.Value.JournalQueue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
                 await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
         }
     }

@@ -97,7 +97,7 @@ public sealed class RestartTests(RabbitMqFixture broker)
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
             Assert.False(lease.IsCancellationRequested);
 
-            await journal.ReleaseAsync(clean: true, CancellationToken.None);
+            await journal.ReleaseAsync(lease, clean: true, CancellationToken.None);
             var otherLease = await other.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
             var loaded = await other.LoadAsync(CancellationToken.None);
             Assert.True(loaded.CleanlyReleased);
@@ -146,7 +146,7 @@ public sealed class RestartTests(RabbitMqFixture broker)
                 await setup.BasicPublishAsync("", options.Value.JournalQueue, mandatory: false, new BasicProperties(), """{"t":"from-a-newer-version"}"""u8.ToArray());
             }
 
-            await journal.AcquireAsync(CancellationToken.None);
+            var lease = await journal.AcquireAsync(CancellationToken.None);
             var loaded = await journal.LoadAsync(CancellationToken.None);
             var row = loaded.Schemas["s1"]["web-1"];
             Assert.Equal("alice", row.Labels["owner"].Value);
@@ -159,7 +159,7 @@ public sealed class RestartTests(RabbitMqFixture broker)
             Assert.Equal(["not json at all", """{"t":"from-a-newer-version"}"""], bodies);
 
             // Compacted into the current format, which the next load reads the same.
-            await journal.ReleaseAsync(clean: true, CancellationToken.None);
+            await journal.ReleaseAsync(lease, clean: true, CancellationToken.None);
             await using var next = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
             await next.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
             var again = (await next.LoadAsync(CancellationToken.None)).Schemas["s1"]["web-1"];

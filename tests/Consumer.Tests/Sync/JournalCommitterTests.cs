@@ -21,7 +21,7 @@ public sealed class JournalCommitterTests
 
         public Task<CancellationToken> AcquireAsync(CancellationToken ct) => Task.FromResult(CancellationToken.None);
         public Task<JournalState> LoadAsync(CancellationToken ct) => Task.FromResult(new JournalState());
-        public Task ReleaseAsync(bool clean, CancellationToken ct) => Task.CompletedTask;
+        public Task ReleaseAsync(CancellationToken lease, bool clean, CancellationToken ct) => Task.CompletedTask;
 
         public async Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
         {

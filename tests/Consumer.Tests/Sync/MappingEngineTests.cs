@@ -32,7 +32,7 @@ public sealed class MappingEngineTests
         public TimeSpan LossDetection => TimeSpan.Zero;
         public Task<CancellationToken> AcquireAsync(CancellationToken ct) => _inner.AcquireAsync(ct);
         public Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct) => _inner.AppendAsync(entries, ct);
-        public Task ReleaseAsync(bool clean, CancellationToken ct) => _inner.ReleaseAsync(clean, ct);
+        public Task ReleaseAsync(CancellationToken lease, bool clean, CancellationToken ct) => _inner.ReleaseAsync(lease, clean, ct);
 
         public Task<JournalState> LoadAsync(CancellationToken ct)
         {
