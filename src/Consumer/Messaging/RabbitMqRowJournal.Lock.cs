@@ -18,21 +18,34 @@ namespace FlashdutySync.Messaging;
 /// </remarks>
 internal sealed partial class RabbitMqRowJournal
 {
+    /// <summary>Connections the lock has opened: one per term, however long it waits for the lock (for tests).</summary>
+    internal int LockConnectionsOpened => _lockConnections;
+
     public async Task<CancellationToken> AcquireAsync(CancellationToken ct)
     {
         var waiting = false;
+        IConnection? connection = null;
         while (true)
         {
             // A connection of its own, never recovered by the client: after a broker restart a recovered channel would
-            // hold the lock again unseen (its consumer re-registered), while this replica already counts it lost.
-            var connection = await BrokerNodes.ConnectAsync(rabbit.Value, new ConnectionFactory
+            // hold the lock again unseen (its consumer re-registered), while this replica already counts it lost. While
+            // another holds the lock, each attempt is a channel on the same connection (the refusal closes only the
+            // channel): no connection a second in the broker's log.
+            if (connection is not { IsOpen: true })
             {
-                ClientProvidedName = "flashduty-mapping-sync journal lock", AutomaticRecoveryEnabled = false,
-                TopologyRecoveryEnabled = false, RequestedHeartbeat = LockHeartbeat,
-            }, ct);
+                if (connection is not null) await CloseQuietlyAsync(connection);
+                connection = await BrokerNodes.ConnectAsync(rabbit.Value, new ConnectionFactory
+                {
+                    ClientProvidedName = "flashduty-mapping-sync journal lock", AutomaticRecoveryEnabled = false,
+                    TopologyRecoveryEnabled = false, RequestedHeartbeat = LockHeartbeat,
+                }, ct);
+                Interlocked.Increment(ref _lockConnections);
+            }
+
+            IChannel? channel = null;
             try
             {
-                var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+                channel = await connection.CreateChannelAsync(cancellationToken: ct);
                 var exclusiveQueue = rabbit.Value.QueueType == QueueType.Quorum;
                 await channel.QueueDeclareAsync(rabbit.Value.LockQueue, durable: !exclusiveQueue, exclusive: exclusiveQueue, autoDelete: false, cancellationToken: ct);
                 var lease = new CancellationTokenSource();
@@ -54,6 +67,8 @@ internal sealed partial class RabbitMqRowJournal
                 };
                 await channel.BasicConsumeAsync(rabbit.Value.LockQueue, autoAck: true, consumerTag: "", noLocal: false, exclusive: true, arguments: null,
                     consumer: consumer, cancellationToken: ct);
+                // Lost before it was set up (the connection closed meanwhile): the token is already cancelled, as it must be.
+                if (!connection.IsOpen || !channel.IsOpen) lease.Cancel();
                 (_lock, _lease) = (connection, lease);
                 Log.JournalAcquired(logger, Queue);
                 return lease.Token;
@@ -62,11 +77,19 @@ internal sealed partial class RabbitMqRowJournal
             catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode is 403 or 405)
             {
                 // Another replica holds it (it is quiescing, or it lost the event queue and has not noticed yet).
-                await CloseQuietlyAsync(connection);
+                if (channel is not null) await channel.DisposeAsync();
                 if (!waiting) Log.JournalBusy(logger, rabbit.Value.LockQueue);
                 waiting = true;
-                if (HandoverWanted && DateTimeOffset.UtcNow - _lastRequest >= HandoverRequestEvery) await RequestHandoverAsync(ct);
-                await Task.Delay(LockRetry, ct);
+                try
+                {
+                    if (HandoverWanted && DateTimeOffset.UtcNow - _lastRequest >= HandoverRequestEvery) await RequestHandoverAsync(ct);
+                    await Task.Delay(LockRetry, ct);
+                }
+                catch
+                {
+                    await CloseQuietlyAsync(connection);
+                    throw;
+                }
             }
             catch
             {

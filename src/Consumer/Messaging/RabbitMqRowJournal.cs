@@ -34,6 +34,7 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     private readonly string _replica = Environment.MachineName;
     private IConnection? _lock;
     private CancellationTokenSource? _lease;
+    private int _lockConnections;
 
     public TimeSpan LossDetection => 3 * LockHeartbeat;
     // The tail since the last merge, the merge's size, and whether a background compaction is queued or running.

@@ -45,6 +45,9 @@ public static partial class Log
     [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} journaled rows from {Records} records of {Queue}; compacted to {Written} records ({Unreadable} unreadable records moved to {Queue}_unreadable)")]
     public static partial void JournalLoaded(ILogger logger, int rows, int records, string queue, int written, int unreadable);
 
+    [LoggerMessage(EventId = 143, Level = LogLevel.Debug, Message = "Compacted {Queue} in the background: {Records} records to {Written} ({Rows} rows; {Unreadable} unreadable records moved to {Queue}_unreadable)")]
+    public static partial void JournalCompacted(ILogger logger, string queue, int records, int written, int rows, int unreadable);
+
     [LoggerMessage(EventId = 116, Level = LogLevel.Information, Message = "Holding the row journal {Queue}: this replica is the one that writes")]
     public static partial void JournalAcquired(ILogger logger, string queue);
 

@@ -96,6 +96,8 @@ public sealed class RestartTests(RabbitMqFixture broker)
             var waiting = other.AcquireAsync(notYet.Token);
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
             Assert.False(lease.IsCancellationRequested);
+            // It tried about once a second, each time on a channel of the one connection it opened.
+            Assert.Equal(1, other.LockConnectionsOpened);
 
             await journal.ReleaseAsync(lease, clean: true, CancellationToken.None);
             var otherLease = await other.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
