@@ -9,7 +9,8 @@
 #   cluster.sh down               stop the three nodes and delete their data
 #   cluster.sh stop-node N [--kill]   stop node N (1-3) gracefully, or with kill -9
 #   cluster.sh start-node N       start node N again (it rejoins with its data)
-#   cluster.sh uri                print the comma-separated AMQP URIs (RabbitMq__Uri takes them as they are)
+#   cluster.sh uri                print the nodes' AMQP URIs, comma-separated (for tests; the service takes one URI in
+#                                 RabbitMq__Uri and the nodes as host:port in RabbitMq__Nodes: printed on stderr)
 #   cluster.sh leader QUEUE [VHOST]   print the node number (1-3) that leads a quorum queue
 #   cluster.sh ctl N ARGS...      rabbitmqctl against node N
 #
@@ -67,6 +68,10 @@ cluster_formation.peer_discovery_backend = classic_config
 cluster_formation.classic_config.nodes.1 = $(node_name 1)
 cluster_formation.classic_config.nodes.2 = $(node_name 2)
 cluster_formation.classic_config.nodes.3 = $(node_name 3)
+# A node cut off from the others pauses (and closes its clients' connections) rather than go on alone: the journal lock
+# with quorum queues is an exclusive queue on the holder's node, and only this keeps two holders from each side of a
+# partition (README, "Running against a RabbitMQ cluster").
+cluster_partition_handling = pause_minority
 log.console = false
 log.file.level = info
 EOF
@@ -95,6 +100,7 @@ uris() {
   local out=()
   for n in "${NODES[@]}"; do out+=("amqp://guest:guest@localhost:$(amqp_port "$n")/"); done
   (IFS=,; echo "${out[*]}")
+  echo "service: RabbitMq__Uri=amqp://guest:guest@localhost:$(amqp_port 1)/ RabbitMq__Nodes=localhost:$(amqp_port 1),localhost:$(amqp_port 2),localhost:$(amqp_port 3) RabbitMq__QueueType=quorum" >&2
 }
 
 cmd="${1:-}"

@@ -10,22 +10,6 @@ namespace FlashdutySync.Messaging;
 /// </summary>
 public static class BrokerNodes
 {
-    /// <summary>
-    /// The heartbeat of MassTransit's connection and of the service's own (the journal lock keeps its own, which sets
-    /// how soon a cut-off holder stops writing). A connection whose node went is given up within about three of these.
-    /// </summary>
-    /// <remarks>
-    /// Not the client's 60 s: with RabbitMQ.Client 7.2.2, a node that goes kills the connection's socket write loop,
-    /// and frames queued after it (MassTransit acknowledging the batches in hand, hundreds at once) fill the client's
-    /// 128-frame outgoing buffer; the broker's connection.close is then answered through that full buffer, so the
-    /// client's main loop blocks and the connection never learns that it is closed (rabbitmq-dotnet-client#1930, fixed
-    /// after 7.2.2). MassTransit's acknowledgements wait for ever and its consumer, waiting for them, never reconnects:
-    /// in the cluster test it consumed nothing more until the missed-heartbeat timer closed the connection, three
-    /// heartbeats later (dump of the test process: 810 deliveries awaiting <c>BasicAck</c>, the main loop in
-    /// <c>HandleConnectionCloseAsync</c>). Also the journal's and the rerouter's publishes would time out meanwhile.
-    /// </remarks>
-    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(5);
-
     /// <summary>The nodes as <c>host:port</c> pairs, or the problem with the setting (never the URI's credentials).</summary>
     public static IReadOnlyList<(string Host, int Port)> Parse(RabbitMqOptions options, out string? problem)
     {
@@ -34,15 +18,24 @@ public static class BrokerNodes
         var defaultPort = options.Uri.IsDefaultPort || options.Uri.Port <= 0 ? (IsTls(options.Uri) ? 5671 : 5672) : options.Uri.Port;
         if (string.IsNullOrWhiteSpace(options.Nodes)) return [(options.Uri.Host, defaultPort)];
         var nodes = new List<(string, int)>();
-        foreach (var raw in options.Nodes.Split(',', StringSplitOptions.TrimEntries))
+        var entries = options.Nodes.Split(',', StringSplitOptions.TrimEntries);
+        foreach (var raw in entries)
         {
+            // Never the entry itself in a message: written as a URI, it may carry a password.
+            var which = $"RabbitMq:Nodes: entry {nodes.Count + 1} of {entries.Length}";
+            if (raw.Contains("://", StringComparison.Ordinal) || raw.Contains('@', StringComparison.Ordinal))
+            {
+                problem = $"{which} is a URI; give host:port only (e.g. rabbit1:5672,rabbit2:5672): the user, password and virtual host come from RabbitMq:Uri";
+                return [];
+            }
+
             var colon = raw.LastIndexOf(':');
             var host = colon < 0 ? raw : raw[..colon];
             var port = defaultPort;
             if (raw.Length == 0 || host.Length == 0 || Uri.CheckHostName(host) == UriHostNameType.Unknown ||
                 (colon >= 0 && (!int.TryParse(raw[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535)))
             {
-                problem = $"RabbitMq:Nodes: '{raw}' is not host:port (expected e.g. rabbit1:5672,rabbit2:5672; the user, password and virtual host come from RabbitMq:Uri)";
+                problem = $"{which} is not host:port with a port of 1-65535 (expected e.g. rabbit1:5672,rabbit2:5672; the user, password and virtual host come from RabbitMq:Uri)";
                 return [];
             }
 
@@ -62,7 +55,7 @@ public static class BrokerNodes
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(factory);
         factory.Uri = options.Uri;
-        if (factory.RequestedHeartbeat == ConnectionFactory.DefaultHeartbeat) factory.RequestedHeartbeat = Heartbeat;
+        if (factory.RequestedHeartbeat == ConnectionFactory.DefaultHeartbeat) factory.RequestedHeartbeat = options.Heartbeat;
         return factory.CreateConnectionAsync(Endpoints(options), ct);
     }
 

@@ -41,8 +41,8 @@ public static class MessagingExtensions
                 var o = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
                 cfg.Host(o.Uri, h =>
                 {
-                    // A node that goes must not leave the connection wedged for minutes: see BrokerNodes.Heartbeat.
-                    h.Heartbeat(BrokerNodes.Heartbeat);
+                    // A node that goes must not leave the connection wedged for minutes: see RabbitMqOptions.Heartbeat.
+                    h.Heartbeat(o.Heartbeat);
                     // A cluster: MassTransit connects to whichever node answers and, when its node goes, to another.
                     if (!string.IsNullOrWhiteSpace(o.Nodes))
                         h.UseCluster(c =>

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace FlashdutySync.Messaging;
 
-/// <summary>Rules DataAnnotations cannot state: the node list parses, the URI is AMQP. Messages never carry the URI (it holds the password).</summary>
+/// <summary>Rules DataAnnotations cannot state: the node list parses, the URI is one AMQP URI. Messages never carry the URI (it holds the password).</summary>
 public sealed class RabbitMqOptionsValidator : IValidateOptions<RabbitMqOptions>
 {
     public ValidateOptionsResult Validate(string? name, RabbitMqOptions options)
@@ -11,6 +11,9 @@ public sealed class RabbitMqOptionsValidator : IValidateOptions<RabbitMqOptions>
         var failures = new List<string>();
         if (options.Uri is { IsAbsoluteUri: true } uri && uri.Scheme is not ("amqp" or "amqps"))
             failures.Add($"RabbitMq:Uri must start with amqp:// or amqps:// (got a '{uri.Scheme}' URI)");
+        else if (options.Uri is { IsAbsoluteUri: true } one && (one.OriginalString.Contains(',', StringComparison.Ordinal) || one.Segments.Length > 2))
+            // Several URIs run together (as `scripts/cluster.sh uri` prints them), or a path of more than the virtual host.
+            failures.Add("RabbitMq:Uri must be one broker's URI whose path is at most the virtual host (e.g. amqp://user:password@rabbit1:5672/vhost); for a cluster, list its nodes in RabbitMq:Nodes as host:port,host:port");
         else
         {
             BrokerNodes.Parse(options, out var problem);

@@ -124,12 +124,33 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
         }
         finally
         {
-            // However the round ends without its record confirmed (the term ended during the append, or during the
-            // pause after a failed one), its batches hear false and apply again in the next term. A group left
-            // unanswered held its batches, and their events unacknowledged, for ever: their rows kept older values,
-            // and MassTransit, waiting for them to stop its consumer, never reconnected after its node went (#15).
-            group.TrySetResult(false);
+            if (!group.Task.IsCompleted) Unconfirmed(group, ct);
         }
+    }
+
+    /// <summary>A round ends without its record confirmed.</summary>
+    /// <remarks>
+    /// The term ended (during the append, or during the pause after a failed one): its batches hear false and apply
+    /// again in the next term. A group left unanswered held its batches, and their events unacknowledged, for ever:
+    /// their rows kept older values, and MassTransit, waiting for them to stop its consumer, never reconnected after its
+    /// node went (#15). Anything else while the term lives: the batches wait for the next round (false would have them
+    /// apply again at once, in the same term).
+    /// </remarks>
+    private void Unconfirmed(TaskCompletionSource<bool> group, CancellationToken ct)
+    {
+        Task<bool> next;
+        lock (_sync)
+        {
+            if (ct.IsCancellationRequested || _ended)
+            {
+                group.TrySetResult(false);
+                return;
+            }
+
+            next = _next.Task;
+        }
+
+        _ = next.ContinueWith(t => group.TrySetResult(t.IsCompletedSuccessfully && t.Result), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void End()

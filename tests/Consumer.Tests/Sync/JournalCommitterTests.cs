@@ -127,4 +127,39 @@ public sealed class JournalCommitterTests
         await loop.WaitAsync(Deadline);
         Assert.Empty(journal.Appends);
     }
+
+    [Fact]
+    public async Task ARoundThatFailsOtherwiseThanByItsAppend_WhileTheTermLives_CarriesItsBatchToTheNextRound_NotFalse()
+    {
+        // Given a committer whose list of schemas throws once (anything but the append going wrong)
+        var api = new FakeMappingApi();
+        var schema = Schema(api);
+        var journal = new GatedJournal();
+        journal.Gate.SetResult();
+        var time = new FakeTimeProvider();
+        var throwOnce = 1;
+        IEnumerable<SchemaSync> Schemas() => Interlocked.Decrement(ref throwOnce) == 0 ? throw new InvalidOperationException("a schema list in flux") : [schema];
+        var committer = new JournalCommitter(journal, Schemas, NullLogger.Instance, time, TimeSpan.FromSeconds(1));
+        using var term = new CancellationTokenSource();
+        var loop = Task.Run(() => committer.RunAsync(term.Token));
+        _ = schema.Apply(SchemaSyncUnderTest.Event(EventKind.HostProvisioned, SchemaSyncUnderTest.T0, ("host", "a"), ("owner", "o"), ("team", "t")), default);
+
+        // When a batch asks for a commit and the first round fails
+        var commit = committer.CommitAsync(CancellationToken.None);
+        await Support.Eventually.UntilAsync(() => Volatile.Read(ref throwOnce) <= 0, Deadline, "the first round to fail");
+
+        // Then it is not told "not journaled" (it would apply again in the same term, at once): the next round
+        // journals its rows and answers true
+        var deadline = DateTime.UtcNow + Deadline;
+        while (!commit.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(commit, Task.Delay(20));
+        }
+
+        Assert.True(await commit.WaitAsync(Deadline));
+        Assert.Equal("a", Assert.Single(Assert.Single(journal.Appends)).Key);
+        await term.CancelAsync();
+        await loop.WaitAsync(Deadline);
+    }
 }
