@@ -19,7 +19,7 @@ namespace FlashdutySync.Tests.Integration;
 /// Issue #15: it failed in about half the runs, rows keeping older values, for two causes in the service (both when the
 /// node that goes holds the service's connections): batches left waiting for ever by a journal commit whose term ended
 /// during the pause after a failed append (JournalCommitterTests), and MassTransit's connection wedged by
-/// RabbitMQ.Client 7.2.2 for three heartbeats, 60 s each by default (BrokerNodes.Heartbeat).
+/// RabbitMQ.Client 7.2.2 for three heartbeats, 60 s each by default (RabbitMqOptions.Heartbeat).
 /// </remarks>
 [Collection(ClusterCollection.Name)]
 public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper output)
