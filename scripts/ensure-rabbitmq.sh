@@ -5,13 +5,22 @@ set -euo pipefail
 
 port_open() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 
-if port_open; then
-  echo "rabbitmq: already answering on localhost:5672"
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# RabbitMQ's own Prometheus endpoint (port 15692): the dashboard's queue-depth panel, and PrometheusScrapeTests, read it.
+prometheus_plugin() {
+  if ! grep -q rabbitmq_prometheus /etc/rabbitmq/enabled_plugins 2>/dev/null; then
+    $SUDO rabbitmq-plugins enable rabbitmq_prometheus >/dev/null
+    echo "rabbitmq: rabbitmq_prometheus enabled (metrics on :15692)"
+  fi
+}
+
+if port_open; then
+  echo "rabbitmq: already answering on localhost:5672"
+  prometheus_plugin
+  exit 0
+fi
 
 if ! command -v rabbitmq-server >/dev/null 2>&1; then
   echo "rabbitmq: installing rabbitmq-server from apt"
@@ -26,6 +35,7 @@ $SUDO rabbitmq-server -detached >/dev/null 2>&1 || true
 for _ in $(seq 1 60); do
   if $SUDO rabbitmqctl await_startup >/dev/null 2>&1 && port_open; then
     echo "rabbitmq: up"
+    prometheus_plugin
     exit 0
   fi
   sleep 1

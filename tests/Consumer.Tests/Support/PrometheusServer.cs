@@ -27,7 +27,13 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     public string Log { get; private set; } = "";
 
-    public static async Task<PrometheusServer> StartAsync(int targetPort, params string[] ruleFiles)
+    /// <summary>The job of RabbitMQ's own endpoint, scraped per queue (<c>/metrics/per-object</c>) as the README says to.</summary>
+    public const string RabbitMqJob = "rabbitmq";
+
+    public static Task<PrometheusServer> StartAsync(int targetPort, params string[] ruleFiles) => StartAsync(targetPort, null, ruleFiles);
+
+    /// <summary>Scrapes the service on <paramref name="targetPort"/> and, when given, RabbitMQ at <paramref name="rabbitMqTarget"/> (host:port).</summary>
+    public static async Task<PrometheusServer> StartAsync(int targetPort, string? rabbitMqTarget, params string[] ruleFiles)
     {
         var binary = Tool.Find("prometheus", "prometheus");
         var dir = Directory.CreateTempSubdirectory("prometheus-test-").FullName;
@@ -42,7 +48,13 @@ public sealed class PrometheusServer : IAsyncDisposable
               - job_name: {Job}
                 static_configs:
                   - targets: ["127.0.0.1:{targetPort}"]
-            """);
+            """ + (rabbitMqTarget is null ? "" : $"""
+
+              - job_name: {RabbitMqJob}
+                metrics_path: /metrics/per-object
+                static_configs:
+                  - targets: ["{rabbitMqTarget}"]
+            """));
         var port = FreePort();
         var start = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
         foreach (var arg in new[] { $"--config.file={dir}/prometheus.yml", $"--storage.tsdb.path={dir}/data", $"--web.listen-address=127.0.0.1:{port}" })

@@ -16,6 +16,12 @@ public class RabbitMqFixture : IAsyncLifetime
 
     public IConnection Connection => _connection!;
 
+    /// <summary>
+    /// The broker's own Prometheus endpoint (the rabbitmq_prometheus plugin): port 15692 of the broker's host, which
+    /// scripts/ensure-rabbitmq.sh enables and the official image serves; as a Prometheus target, <c>host:port</c>.
+    /// </summary>
+    public string MetricsTarget { get; protected set; } = "";
+
     /// <summary>What the service needs beyond the URI to use this broker (a cluster's nodes, the queue type).</summary>
     public virtual IReadOnlyDictionary<string, string> ServiceSettings => new Dictionary<string, string>();
 
@@ -30,12 +36,14 @@ public class RabbitMqFixture : IAsyncLifetime
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
         {
             Uri = new Uri(fromEnvironment);
+            MetricsTarget = $"{(Uri.Host == "localhost" ? "127.0.0.1" : Uri.Host)}:15692";
         }
         else
         {
-            _container = new RabbitMqBuilder("rabbitmq:3.13.7-management").Build();
+            _container = new RabbitMqBuilder("rabbitmq:3.13.7-management").WithPortBinding(15692, assignRandomHostPort: true).Build();
             await _container.StartAsync();
             Uri = new Uri(_container.GetConnectionString());
+            MetricsTarget = $"{_container.Hostname}:{_container.GetMappedPublicPort(15692)}";
         }
 
         _connection = await new ConnectionFactory { Uri = Uri, ClientProvidedName = "tests" }.CreateConnectionAsync();
