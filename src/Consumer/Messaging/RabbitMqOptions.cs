@@ -21,7 +21,7 @@ public sealed class RabbitMqOptions
     /// <summary>
     /// The type of every queue the service declares: <c>classic</c> (default; one node) or <c>quorum</c> (replicated
     /// over the cluster, survives the loss of a minority of nodes). An existing queue of the other type stops the
-    /// service at start with what to run (<c>Publisher migrate-queues</c>).
+    /// service at start with what to run (<c>Consumer migrate-queues</c>).
     /// </summary>
     public QueueType QueueType { get; set; } = QueueType.Classic;
 
@@ -72,6 +72,14 @@ public sealed class RabbitMqOptions
 
     /// <summary>The value of <c>x-queue-type</c>.</summary>
     public string QueueTypeArgument => QueueType == QueueType.Quorum ? "quorum" : "classic";
+
+    /// <summary>The same options with the other queue type: the arguments the service's queues have before a migration.</summary>
+    internal RabbitMqOptions WithOtherQueueType()
+    {
+        var other = (RabbitMqOptions)MemberwiseClone();
+        other.QueueType = QueueType == QueueType.Quorum ? QueueType.Classic : QueueType.Quorum;
+        return other;
+    }
 
     /// <summary>Declaration arguments of a service queue: the type, plus the queue's own.</summary>
     public Dictionary<string, object?> QueueArguments(IReadOnlyDictionary<string, object?>? own = null)
