@@ -13,9 +13,17 @@ public sealed partial class QueueMigration
     /// <summary>How many moved messages between two progress lines. Default 10,000.</summary>
     public int ProgressEvery { get; init; } = 10_000;
 
-    /// <summary>Moves every message, then deletes the source once it is empty (more may arrive while moving).</summary>
-    private async Task<long> MoveUntilDeletedAsync(IChannel channel, string from, string to, CancellationToken ct)
+    /// <summary>
+    /// Moves every message, then deletes the source once it is empty (more may arrive while moving). On a channel of
+    /// its own: RabbitMQ 3.10 keeps a channel's state of a queue it consumed by the queue's name, and a publish on that
+    /// channel to a queue of the same name declared again with the other type crashes it (541, seen moving back to
+    /// classic).
+    /// </summary>
+    private async Task<long> MoveUntilDeletedAsync(IConnection connection, string from, string to, CancellationToken ct)
     {
+        // No rate limiter on the confirms: a batch bounds the publishes in flight, and the client's throttling limiter
+        // would delay each publish past half its limit by up to a second, letting a later one overtake it.
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true, outstandingPublisherConfirmationsRateLimiter: null), ct);
         long moved = 0;
         while (true)
         {

@@ -24,9 +24,8 @@ public sealed partial class QueueMigration(RabbitMqOptions target, SyncOptions s
     public async Task<int> RunAsync(CancellationToken ct)
     {
         await using var connection = await BrokerNodes.ConnectAsync(target, new ConnectionFactory { ClientProvidedName = "flashduty-mapping-sync migrate-queues" }, ct);
-        // No rate limiter on the confirms: a batch bounds the publishes in flight, and the client's throttling limiter
-        // would delay each publish past half its limit by up to a second, letting a later one overtake it.
-        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true, outstandingPublisherConfirmationsRateLimiter: null), ct);
+        // Declarations and bindings; each move has a channel of its own (see MoveUntilDeletedAsync).
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
         var classicLock = target.QueueName + "_lock";
         var holderLock = target.QueueName + "_holder";
         foreach (var queue in target.TypedQueues.Append(classicLock))
@@ -57,7 +56,7 @@ public sealed partial class QueueMigration(RabbitMqOptions target, SyncOptions s
             var temporary = queue + TemporarySuffix;
             await channel.QueueDeclareAsync(temporary, durable: true, exclusive: false, autoDelete: false, target.QueueArguments(), cancellationToken: ct);
             if (queue == target.QueueName) foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueBindAsync(temporary, exchange, "", cancellationToken: ct);
-            var moved = await MoveUntilDeletedAsync(channel, queue, temporary, ct);
+            var moved = await MoveUntilDeletedAsync(connection, queue, temporary, ct);
             await log.WriteLineAsync($"migrate-queues: {queue}: {moved} message(s) moved aside");
             if (queue == target.WaitQueue) held.Add(queue);
             else await RecreateAsync(connection, channel, queue, arguments[queue], ct);
@@ -156,6 +155,6 @@ public sealed partial class QueueMigration(RabbitMqOptions target, SyncOptions s
             foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueBindAsync(target.QueueName, exchange, "", cancellationToken: ct);
         }
 
-        return await MoveUntilDeletedAsync(channel, temporary, queue, ct);
+        return await MoveUntilDeletedAsync(connection, temporary, queue, ct);
     }
 }
