@@ -1,27 +1,31 @@
 using FlashdutySync.Sync;
 using Inventory.Contracts;
 using RabbitMQ.Client;
-using RabbitMQ.Client.Exceptions;
 
 namespace FlashdutySync.Messaging;
 
 /// <summary>
 /// Moves the service's queues, messages included, to another type (<c>Consumer migrate-queues --to quorum</c>), with
-/// every replica stopped. Each queue's messages go to a temporary queue of the new type (each publish confirmed before
-/// the original is acknowledged: a crash leaves duplicates, which the service applies harmlessly), the queue is deleted
-/// once empty, declared again with the new type, and the messages moved back in their order. While the service's queue
-/// moves, its temporary queue is bound to the event exchanges too, so events published meanwhile are kept; the wait
-/// queue's messages are held without a TTL until the service's queue is back, so that none is dead-lettered to a queue
-/// that does not exist.
+/// every replica stopped. Each queue's messages go to a temporary queue <c>&lt;queue&gt;_migrating</c> of the new type
+/// (published in batches, each batch confirmed before its originals are acknowledged: a crash leaves duplicates, which
+/// the service applies harmlessly), the queue is deleted once empty, declared again with the new type, and the
+/// messages moved back. While the service's queue moves, its temporary queue is bound to the event exchanges too, so
+/// events published meanwhile are kept; the wait queue's messages are held without a TTL until the service's queue is
+/// back, so that none is dead-lettered to a queue that does not exist.
 /// </summary>
-public sealed class QueueMigration(RabbitMqOptions target, SyncOptions sync, TextWriter log)
+/// <remarks>
+/// Every run first finishes what an interrupted one left (see <see cref="RecoverAsync"/>), so running it again after a
+/// crash at any step, or twice, ends with every message in its queue of the target type.
+/// </remarks>
+public sealed partial class QueueMigration(RabbitMqOptions target, SyncOptions sync, TextWriter log)
 {
     private const string TemporarySuffix = "_migrating";
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
         await using var connection = await BrokerNodes.ConnectAsync(target, new ConnectionFactory { ClientProvidedName = "flashduty-mapping-sync migrate-queues" }, ct);
-        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), ct);
+        // Declarations and bindings; each move has a channel of its own (see MoveUntilDeletedAsync).
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
         var classicLock = target.QueueName + "_lock";
         var holderLock = target.QueueName + "_holder";
         foreach (var queue in target.TypedQueues.Append(classicLock))
@@ -39,14 +43,10 @@ public sealed class QueueMigration(RabbitMqOptions target, SyncOptions sync, Tex
             return 1;
         }
 
-        var declarations = ServiceQueues.Declarations(target, sync).ToDictionary(d => d.Name, d => d.Arguments);
-        var toMove = new List<string>();
-        foreach (var (name, arguments) in declarations)
-        {
-            if (!await ExistsAsync(connection, name, ct)) continue;
-            if (await IsOfTargetTypeAsync(connection, name, arguments, ct)) await log.WriteLineAsync($"migrate-queues: {name} is already a {target.QueueTypeArgument} queue");
-            else toMove.Add(name);
-        }
+        var declarations = ServiceQueues.Declarations(target, sync);
+        var arguments = declarations.ToDictionary(d => d.Name, d => d.Arguments);
+        var recovered = await RecoverAsync(connection, channel, declarations, ct);
+        var toMove = await QueuesOfTheOtherTypeAsync(connection, declarations, ct);
 
         // The wait queue first (held without TTL), the service's queue last but one, the wait queue back last.
         var order = toMove.OrderBy(q => q == target.WaitQueue ? 0 : q == target.QueueName ? 2 : 1).ToList();
@@ -55,111 +55,106 @@ public sealed class QueueMigration(RabbitMqOptions target, SyncOptions sync, Tex
         {
             var temporary = queue + TemporarySuffix;
             await channel.QueueDeclareAsync(temporary, durable: true, exclusive: false, autoDelete: false, target.QueueArguments(), cancellationToken: ct);
-            var isMain = queue == target.QueueName;
-            if (isMain) foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueBindAsync(temporary, exchange, "", cancellationToken: ct);
-            var moved = await MoveUntilDeletedAsync(connection, channel, queue, temporary, ct);
+            if (queue == target.QueueName) foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueBindAsync(temporary, exchange, "", cancellationToken: ct);
+            var moved = await MoveUntilDeletedAsync(connection, queue, temporary, ct);
             await log.WriteLineAsync($"migrate-queues: {queue}: {moved} message(s) moved aside");
-            if (queue == target.WaitQueue)
-            {
-                held.Add(queue);
-                continue;
-            }
-
-            await RecreateAsync(connection, channel, queue, declarations[queue], isMain, ct);
+            if (queue == target.WaitQueue) held.Add(queue);
+            else await RecreateAsync(connection, channel, queue, arguments[queue], ct);
         }
 
-        foreach (var queue in held) await RecreateAsync(connection, channel, queue, declarations[queue], isMain: false, ct);
+        foreach (var queue in held) await RecreateAsync(connection, channel, queue, arguments[queue], ct);
         if (target.QueueType == QueueType.Quorum && await ExistsAsync(connection, classicLock, ct))
         {
             await channel.QueueDeleteAsync(classicLock, ifUnused: true, ifEmpty: false, cancellationToken: ct);
             await log.WriteLineAsync($"migrate-queues: {classicLock} deleted (with quorum queues the lock is the exclusive queue {holderLock})");
         }
 
-        await log.WriteLineAsync($"migrate-queues: done; {toMove.Count} queue(s) are now {target.QueueTypeArgument}; start the service with RabbitMq__QueueType={target.QueueTypeArgument}");
+        var left = new List<string>();
+        foreach (var (name, _) in declarations)
+            if (await ExistsAsync(connection, name + TemporarySuffix, ct)) left.Add(name + TemporarySuffix);
+        if (left.Count > 0)
+        {
+            await log.WriteLineAsync($"migrate-queues: not done: {string.Join(", ", left)} still hold(s) messages; run migrate-queues again");
+            return 1;
+        }
+
+        await log.WriteLineAsync(toMove.Count == 0 && recovered == 0
+            ? $"migrate-queues: nothing to do: every queue of the service is already {target.QueueTypeArgument}; start the service with RabbitMq__QueueType={target.QueueTypeArgument}"
+            : $"migrate-queues: done; {toMove.Count} queue(s) moved, {recovered} left by an interrupted run moved back; every queue is now {target.QueueTypeArgument}; " +
+              $"start the service with RabbitMq__QueueType={target.QueueTypeArgument}");
         return 0;
     }
 
-    private async Task RecreateAsync(IConnection connection, IChannel channel, string queue, Dictionary<string, object?> arguments, bool isMain, CancellationToken ct)
+    /// <summary>
+    /// Finishes what an interrupted run left: each <c>&lt;queue&gt;_migrating</c> goes back into its queue, declared with
+    /// the target type if it is gone (or into the old-type queue if the run stopped before deleting it, which this run
+    /// then moves as usual), unbound from the event exchanges first. The service's queue first: the wait queue
+    /// dead-letters into it.
+    /// </summary>
+    private async Task<int> RecoverAsync(IConnection connection, IChannel channel, IReadOnlyList<(string Name, Dictionary<string, object?> Arguments)> declarations,
+        CancellationToken ct)
     {
-        var temporary = queue + TemporarySuffix;
-        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: ct);
-        if (isMain)
+        var found = 0;
+        foreach (var (queue, arguments) in declarations.OrderBy(d => d.Name == target.QueueName ? 0 : d.Name == target.WaitQueue ? 2 : 1))
         {
-            foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueBindAsync(queue, exchange, "", cancellationToken: ct);
-            // Both are bound now; once the temporary one is unbound, what it holds is all it will ever hold.
-            foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueUnbindAsync(temporary, exchange, "", cancellationToken: ct);
+            if (!await ExistsAsync(connection, queue + TemporarySuffix, ct)) continue;
+            found++;
+            await log.WriteLineAsync($"migrate-queues: {queue}{TemporarySuffix} is left by an interrupted run: its messages go back to {queue}");
+            if (!await ExistsAsync(connection, queue, ct)) await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: ct);
+            var back = await MoveBackAsync(connection, channel, queue, ct);
+            await log.WriteLineAsync($"migrate-queues: {queue}: {back} message(s) moved back from {queue}{TemporarySuffix}");
         }
 
-        var back = await MoveUntilDeletedAsync(connection, channel, temporary, queue, ct);
+        return found;
+    }
+
+    /// <summary>The queues that exist as the other type; throws if one matches neither type's declaration.</summary>
+    private async Task<List<string>> QueuesOfTheOtherTypeAsync(IConnection connection, IReadOnlyList<(string Name, Dictionary<string, object?> Arguments)> declarations,
+        CancellationToken ct)
+    {
+        var source = ServiceQueues.Declarations(target.WithOtherQueueType(), sync).ToDictionary(d => d.Name, d => d.Arguments);
+        var toMove = new List<string>();
+        foreach (var (name, arguments) in declarations)
+        {
+            if (!await ExistsAsync(connection, name, ct)) continue;
+            var (fit, refusal) = await ServiceQueues.FitAsync(connection, name, arguments, source[name], ct);
+            if (fit == QueueFit.Configured) await log.WriteLineAsync($"migrate-queues: {name} is already a {target.QueueTypeArgument} queue");
+            else if (fit == QueueFit.OtherType) toMove.Add(name);
+            else
+                throw new InvalidOperationException($"queue {name} exists with other arguments than the service's configuration gives it as a classic or a quorum queue " +
+                                                    $"(the broker: {refusal?.ShutdownReason?.ReplyText}); run migrate-queues with the service's own configuration " +
+                                                    "(Sync:RetryInterval sets the wait queue's TTL)", refusal);
+        }
+
+        return toMove;
+    }
+
+    private async Task RecreateAsync(IConnection connection, IChannel channel, string queue, Dictionary<string, object?> arguments, CancellationToken ct)
+    {
+        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: ct);
+        var back = await MoveBackAsync(connection, channel, queue, ct);
         await log.WriteLineAsync($"migrate-queues: {queue}: now {target.QueueTypeArgument}, {back} message(s) moved back");
     }
 
-    /// <summary>Moves every message, then deletes the source once it is empty (more may arrive while moving).</summary>
-    private static async Task<long> MoveUntilDeletedAsync(IConnection connection, IChannel channel, string from, string to, CancellationToken ct)
+    /// <summary>Moves <c>&lt;queue&gt;_migrating</c>'s messages into the queue (which exists) and deletes it.</summary>
+    private async Task<long> MoveBackAsync(IConnection connection, IChannel channel, string queue, CancellationToken ct)
     {
-        long moved = 0;
-        while (true)
+        var temporary = queue + TemporarySuffix;
+        if (queue == target.QueueName)
         {
-            while (await QueueReader.TakeAsync(channel, from, 1000, TimeSpan.FromSeconds(2), ct) is { Count: > 0 } batch)
-            {
-                foreach (var message in batch)
-                {
-                    await channel.BasicPublishAsync("", to, mandatory: true, Keeping(message), message.Body, ct);
-                    await channel.BasicAckAsync(message.DeliveryTag, multiple: false, ct);
-                    moved++;
-                }
-            }
-
-            // Quorum queues refuse delete-if-empty. What can still arrive is safe to lose here: events published to the
-            // service's queue also reach its bound temporary queue, and the wait queue (the one other source) moved first.
-            if ((await channel.QueueDeclarePassiveAsync(from, ct)).MessageCount > 0) continue;
-            await channel.QueueDeleteAsync(from, ifUnused: false, ifEmpty: false, cancellationToken: ct);
-            return moved;
+            foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueBindAsync(queue, exchange, "", cancellationToken: ct);
+            // Both are bound now; once the temporary one is unbound, what it holds is all it will ever hold. Events
+            // published from here on reach the service's queue before the backlog moved back behind them: harmless, as
+            // the newest occurredAt wins.
+            foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueUnbindAsync(temporary, exchange, "", cancellationToken: ct);
         }
-    }
-
-    /// <summary>
-    /// The message's properties, and the event it is: a plain JSON event is told by the exchange it came from, which
-    /// a move through the default exchange loses, so it goes into the header the service reads first (as the
-    /// rerouter and move-errors set it).
-    /// </summary>
-    private static BasicProperties Keeping(QueuedMessage message)
-    {
-        var properties = new BasicProperties(message.Properties);
-        if (message.Exchange.Length > 0 && properties.Headers?.ContainsKey(InventoryEventDeserializer.EventTypeHeader) != true)
-            properties.Headers = new Dictionary<string, object?>(properties.Headers ?? new Dictionary<string, object?>()) { [InventoryEventDeserializer.EventTypeHeader] = message.Exchange };
-        return properties;
-    }
-
-    private static async Task<bool> ExistsAsync(IConnection connection, string queue, CancellationToken ct) => await ConsumersAsync(connection, queue, ct) is not null;
-
-    private static async Task<uint?> ConsumersAsync(IConnection connection, string queue, CancellationToken ct)
-    {
-        await using var probe = await connection.CreateChannelAsync(cancellationToken: ct);
-        try
+        else if (queue == target.WaitQueue && !await ExistsAsync(connection, target.QueueName, ct))
         {
-            return (await probe.QueueDeclarePassiveAsync(queue, ct)).ConsumerCount;
+            // The wait queue dead-letters into the service's queue: not into nothing.
+            await channel.QueueDeclareAsync(target.QueueName, durable: true, exclusive: false, autoDelete: false, MessageRerouter.ErrorQueueArguments(target), cancellationToken: ct);
+            foreach (var (exchange, _) in InventoryExchanges.All) await channel.QueueBindAsync(target.QueueName, exchange, "", cancellationToken: ct);
         }
-        catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode is 404 or 405)
-        {
-            // 405: an exclusive queue of another connection (a running holder) exists.
-            return ex.ShutdownReason.ReplyCode == 405 ? 1u : null;
-        }
-    }
 
-    private static async Task<bool> IsOfTargetTypeAsync(IConnection connection, string queue, Dictionary<string, object?> arguments, CancellationToken ct)
-    {
-        await using var probe = await connection.CreateChannelAsync(cancellationToken: ct);
-        try
-        {
-            await probe.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: ct);
-            return true;
-        }
-        catch (OperationInterruptedException ex) when (ex.ShutdownReason is { ReplyCode: 406 } reason)
-        {
-            if (reason.ReplyText.Contains("x-queue-type", StringComparison.Ordinal)) return false;
-            throw new InvalidOperationException($"queue {queue} exists with other arguments than the service's configuration gives it (the broker: {reason.ReplyText}); " +
-                                                "run migrate-queues with the service's own configuration (Sync:RetryInterval sets the wait queue's TTL)", ex);
-        }
+        return await MoveUntilDeletedAsync(connection, temporary, queue, ct);
     }
 }

@@ -91,6 +91,14 @@ public sealed class RabbitMqOptions
     /// <summary>The value of <c>x-queue-type</c>.</summary>
     public string QueueTypeArgument => QueueType == QueueType.Quorum ? "quorum" : "classic";
 
+    /// <summary>The same options with the other queue type: the arguments the service's queues have before a migration.</summary>
+    internal RabbitMqOptions WithOtherQueueType()
+    {
+        var other = (RabbitMqOptions)MemberwiseClone();
+        other.QueueType = QueueType == QueueType.Quorum ? QueueType.Classic : QueueType.Quorum;
+        return other;
+    }
+
     /// <summary>Declaration arguments of a service queue: the type, plus the queue's own.</summary>
     public Dictionary<string, object?> QueueArguments(IReadOnlyDictionary<string, object?>? own = null)
     {

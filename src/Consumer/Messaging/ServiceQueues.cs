@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using FlashdutySync.Sync;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
@@ -11,7 +12,11 @@ namespace FlashdutySync.Messaging;
 /// </summary>
 public static class ServiceQueues
 {
-    /// <summary>The typed queues and their declaration arguments (the service's queue takes the error queue's: MassTransit copies them).</summary>
+    /// <summary>
+    /// The typed queues and their declaration arguments (the service's queue takes the error queue's: MassTransit
+    /// copies them), every one of <see cref="RabbitMqOptions.TypedQueues"/>: the journal's channel declares
+    /// <c>_journal_unreadable</c> at each open, so one of the other type fails that channel for ever.
+    /// </summary>
     public static IReadOnlyList<(string Name, Dictionary<string, object?> Arguments)> Declarations(RabbitMqOptions o, SyncOptions sync)
     {
         ArgumentNullException.ThrowIfNull(o);
@@ -22,6 +27,7 @@ public static class ServiceQueues
             (o.WaitQueue, MessageRerouter.WaitQueueArguments(o, sync)),
             (o.BudgetQueue, o.QueueArguments(BudgetLedger.BudgetArguments)),
             (o.JournalQueue, o.QueueArguments()),
+            (o.JournalUnreadableQueue, o.QueueArguments()),
         ];
     }
 
@@ -30,23 +36,60 @@ public static class ServiceQueues
     {
         ArgumentNullException.ThrowIfNull(o);
         await using var connection = await BrokerNodes.ConnectAsync(o, new ConnectionFactory { ClientProvidedName = "flashduty-mapping-sync queue check" }, ct);
+        var other = Declarations(o.WithOtherQueueType(), sync).ToDictionary(d => d.Name, d => d.Arguments);
         var mismatched = new List<string>();
         foreach (var (name, arguments) in Declarations(o, sync))
         {
-            // A refused declaration closes its channel: one channel each.
-            await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
-            try
-            {
-                await channel.QueueDeclareAsync(name, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: ct);
-            }
-            catch (OperationInterruptedException ex) when (ex.ShutdownReason is { ReplyCode: 406 } reason && reason.ReplyText.Contains("x-queue-type", StringComparison.Ordinal))
-            {
-                mismatched.Add(name);
-            }
+            var (fit, refusal) = await FitAsync(connection, name, arguments, other[name], ct);
+            if (fit == QueueFit.OtherType) mismatched.Add(name);
+            // Neither type's arguments: not something a migration fixes (a changed Sync:RetryInterval, say); the broker's own words.
+            else if (fit == QueueFit.Neither) ExceptionDispatchInfo.Throw(refusal!);
         }
 
         if (mismatched.Count > 0) throw new QueueTypeMismatchException(o, mismatched);
     }
+
+    /// <summary>
+    /// Declares the queue as configured (creating it if missing) and, if the broker refuses, as the other type with the
+    /// arguments the configuration gives that type: RabbitMQ names the first argument that differs in an order of its
+    /// own (3.10 reports a classic wait queue's missing x-overflow before its x-queue-type), so its reply cannot tell
+    /// a queue's type, but which of the two declarations it accepts can.
+    /// </summary>
+    internal static async Task<(QueueFit Fit, OperationInterruptedException? Refusal)> FitAsync(IConnection connection, string name,
+        Dictionary<string, object?> configured, Dictionary<string, object?> otherType, CancellationToken ct)
+    {
+        if (await RefusalAsync(connection, name, configured, ct) is not { } refusal) return (QueueFit.Configured, null);
+        if (refusal.ShutdownReason?.ReplyText.Contains("x-queue-type", StringComparison.Ordinal) == true) return (QueueFit.OtherType, refusal);
+        return await RefusalAsync(connection, name, otherType, ct) is null ? (QueueFit.OtherType, refusal) : (QueueFit.Neither, refusal);
+    }
+
+    private static async Task<OperationInterruptedException?> RefusalAsync(IConnection connection, string name, Dictionary<string, object?> arguments, CancellationToken ct)
+    {
+        // A refused declaration closes its channel: one channel each.
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+        try
+        {
+            await channel.QueueDeclareAsync(name, durable: true, exclusive: false, autoDelete: false, arguments, cancellationToken: ct);
+            return null;
+        }
+        catch (OperationInterruptedException ex) when (ex.ShutdownReason is { ReplyCode: 406 })
+        {
+            return ex;
+        }
+    }
+}
+
+/// <summary>How an existing queue's arguments compare with the configuration's (<see cref="ServiceQueues.FitAsync"/>).</summary>
+internal enum QueueFit
+{
+    /// <summary>As configured (or just created so).</summary>
+    Configured,
+
+    /// <summary>Of the other type, otherwise as the configuration would declare it with that type.</summary>
+    OtherType,
+
+    /// <summary>Neither: other arguments than either type's declaration gives it.</summary>
+    Neither,
 }
 
 /// <summary>Queues of the other type than <see cref="RabbitMqOptions.QueueType"/>: what to run to move them.</summary>
