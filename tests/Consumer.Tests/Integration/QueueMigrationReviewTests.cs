@@ -5,7 +5,9 @@ using RabbitMQ.Client;
 namespace FlashdutySync.Tests.Integration;
 
 /// <summary>
-/// Review of issue #15 (migrate-queues): failing tests for defects found in review; production code not changed.
+/// migrate-queues on a deployment that has run (review of issue #15): the wait queue's arguments and _journal_unreadable once
+/// stopped the migration or left the journal unopenable; the start check showed the broker's raw refusal; a rerun after
+/// an interrupted move left events in a _migrating queue.
 /// </summary>
 [Collection(BrokerCollection.Name)]
 public sealed class QueueMigrationReviewTests(RabbitMqFixture broker)
