@@ -25,7 +25,8 @@ public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
         h.Settings["Reconcile:Token"] = ReconcileToken;
         var app = await h.StartServiceAsync();
         var port = new Uri(app.Urls.First()).Port;
-        await using var prometheus = await PrometheusServer.StartAsync(port, RepoFiles.PathOf("deploy/prometheus/alerts.yaml"));
+        // RabbitMQ's own endpoint too, for the dashboard's backlog panel (scripts/ensure-rabbitmq.sh enables it).
+        await using var prometheus = await PrometheusServer.StartAsync(port, broker.MetricsTarget, RepoFiles.PathOf("deploy/prometheus/alerts.yaml"));
 
         var now = DateTimeOffset.UtcNow;
         for (var i = 0; i < 20; i++) await h.ProvisionAsync($"web-{i:00}", "alice", "sre", $"svc-{i % 4}", now.AddMilliseconds(i));
@@ -68,7 +69,7 @@ public sealed class PrometheusScrapeTests(RabbitMqFixture broker)
             var stillEmpty = new List<string>();
             foreach (var expr in empty)
             {
-                if ((await prometheus.QueryAsync(DashboardQueries.Resolve(expr, PrometheusServer.Job))).Count == 0) stillEmpty.Add(expr);
+                if ((await prometheus.QueryAsync(DashboardQueries.Resolve(expr, PrometheusServer.Job, PrometheusServer.RabbitMqJob, h.Queue))).Count == 0) stillEmpty.Add(expr);
             }
 
             empty = stillEmpty;

@@ -27,8 +27,12 @@ public sealed class ComposeTests
         Assert.Contains("./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro", prometheus);
         var scrape = Yaml.Single("deploy/prometheus/prometheus.yml");
         Assert.Equal(["alerts.yaml"], scrape.List("rule_files").Select(r => ((YamlScalarNode)r).Value));
-        var target = Assert.Single(Assert.Single(scrape.List("scrape_configs")).List("static_configs").SelectMany(c => c.List("targets")));
+        var jobs = scrape.List("scrape_configs").ToDictionary(j => j.Text("job_name")!);
+        var target = Assert.Single(jobs["flashduty-mapping-sync"].List("static_configs").SelectMany(c => c.List("targets")));
         Assert.Equal($"service:{services.Map("service").Text("environment.Health__Port") ?? "8080"}", ((YamlScalarNode)target).Value);
+        // RabbitMQ's own endpoint, per queue, for the dashboard's backlog panel.
+        Assert.Equal("/metrics/per-object", jobs["rabbitmq"].Text("metrics_path"));
+        Assert.Equal("rabbitmq:15692", ((YamlScalarNode)Assert.Single(jobs["rabbitmq"].List("static_configs").SelectMany(c => c.List("targets")))).Value);
 
         var grafana = services.Map("grafana").List("volumes").Select(v => ((YamlScalarNode)v).Value!).ToList();
         Assert.Contains("./deploy/grafana/provisioning:/etc/grafana/provisioning:ro", grafana);

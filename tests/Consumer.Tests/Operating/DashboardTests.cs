@@ -41,6 +41,8 @@ public sealed class DashboardTests
         Assert.Equal("prometheus", (string?)variables["datasource"]["query"]);
         Assert.Contains("sync_replica_active", (string?)variables["job"]["definition"]);
         Assert.Contains("schema_id", (string?)variables["schema"]["definition"]);
+        Assert.Contains("rabbitmq_queue_messages_ready", (string?)variables["rabbitmq_job"]["definition"]);
+        Assert.Equal("flashduty-mapping-sync", (string?)variables["queue"]["query"]);
 
         foreach (var panel in Panels(dashboard).Where(p => (string?)p["type"] != "row"))
         {
@@ -53,8 +55,11 @@ public sealed class DashboardTests
                 var expr = (string)target!["expr"]!;
                 Assert.Equal("${datasource}", (string?)target["datasource"]!["uid"]);
                 Assert.NotEmpty(DashboardQueries.MetricNames(expr));
-                var selectors = expr.Count(c => c == '{');
-                Assert.True(expr.Split("{job=~\"$job\"").Length - 1 == selectors, $"{title}: every selector of {expr} must match job=~\"$job\" first");
+                // The service's series by the service's job; RabbitMQ's own (its queue depths) by RabbitMQ's.
+                var selectors = expr.Replace("${queue}", "", StringComparison.Ordinal).Count(c => c == '{');
+                var rabbitMq = DashboardQueries.MetricNames(expr).All(m => m.StartsWith("rabbitmq_", StringComparison.Ordinal));
+                var filter = rabbitMq ? "{job=~\"$rabbitmq_job\"" : "{job=~\"$job\"";
+                Assert.True(expr.Split(filter).Length - 1 == selectors, $"{title}: every selector of {expr} must match {filter[1..]} first");
             }
         }
     }
@@ -63,7 +68,8 @@ public sealed class DashboardTests
     public void Dashboard_AnswersTheOperatorsQuestions_KeepingUpCostAndWhatIsWrong()
     {
         var queried = DashboardQueries.All().SelectMany(q => DashboardQueries.MetricNames(q.Expr)).ToHashSet();
-        string[] keepingUp = ["sync_events_consumed_total", "sync_rows_sent_total", "sync_rows_pending", "sync_freshness_seconds_bucket", "sync_replica_active"];
+        string[] keepingUp = ["sync_events_consumed_total", "sync_rows_sent_total", "sync_rows_pending", "sync_freshness_seconds_bucket", "sync_replica_active",
+            "rabbitmq_queue_messages_ready", "rabbitmq_queue_messages_unacked"];
         string[] cost = ["flashduty_requests_total", "sync_coalescing_events_per_request_sum", "flashduty_limiter_wait_seconds_bucket",
             "flashduty_limiter_permits", "flashduty_limiter_limit", "dotnet_process_memory_working_set_bytes"];
         string[] wrong = ["sync_events_set_aside_total", "sync_schema_paused", "sync_rows_fill", "flashduty_throttled_total", "sync_events_parked_total",

@@ -17,9 +17,14 @@ public static partial class DashboardQueries
             .SelectMany(p => (p["targets"]?.AsArray() ?? []).Select(t => ((string)p["title"]!, (string?)t!["expr"] ?? "")))
             .ToList();
 
-    /// <summary>The query as Grafana sends it with these variables: every job and schema ("All"), a 1-minute rate window.</summary>
-    public static string Resolve(string expr, string job) => expr
+    /// <summary>
+    /// The query as Grafana sends it with these variables: the service's and RabbitMQ's jobs, every schema ("All"), the
+    /// service's queue, a 1-minute rate window.
+    /// </summary>
+    public static string Resolve(string expr, string job, string rabbitMqJob = "rabbitmq", string queue = "flashduty-mapping-sync") => expr
         .Replace("$__rate_interval", "1m", StringComparison.Ordinal)
+        .Replace("$rabbitmq_job", Regex.Escape(rabbitMqJob), StringComparison.Ordinal)
+        .Replace("${queue}", Regex.Escape(queue), StringComparison.Ordinal)
         .Replace("$job", Regex.Escape(job), StringComparison.Ordinal)
         .Replace("$schema", ".*", StringComparison.Ordinal);
 

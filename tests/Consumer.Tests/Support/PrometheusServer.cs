@@ -89,9 +89,9 @@ public sealed class PrometheusServer : IAsyncDisposable
         return result is JsonArray vector ? vector : [result.DeepClone()];
     }
 
-    /// <summary>Names of every metric scraped from the job.</summary>
+    /// <summary>Names of every metric scraped from the service and from RabbitMQ.</summary>
     public async Task<IReadOnlySet<string>> MetricNamesAsync() =>
-        (await QueryAsync($"count by (__name__) ({{job=\"{Job}\"}})")).Select(r => (string)r!["metric"]!["__name__"]!).ToHashSet(StringComparer.Ordinal);
+        (await QueryAsync($"count by (__name__) ({{job=~\"{Job}|{RabbitMqJob}\"}})")).Select(r => (string)r!["metric"]!["__name__"]!).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The loaded rules: (name, health, last error).</summary>
     public async Task<IReadOnlyList<(string Name, string Health, string? Error)>> RulesAsync() =>
