@@ -24,44 +24,51 @@ internal static class JournalRecordFormat
         return Records(entries.Select(writer.Write), maxBytes);
     }
 
-    /// <summary>Serialised rows (<see cref="RowWriter"/>) as records of at most <paramref name="maxBytes"/> each.</summary>
+    /// <summary>Serialised rows (<see cref="RowWriter"/>) as records of at most <paramref name="maxBytes"/> each, each an array of its own.</summary>
+    public static IEnumerable<byte[]> Records(IEnumerable<byte[]> rows, int maxBytes = MaxRecordBytes) =>
+        Records(rows, new ArrayBufferWriter<byte>(64 * 1024), maxBytes).Select(r => r.ToArray());
+
+    /// <summary>
+    /// As <see cref="Records(IEnumerable{byte[]}, int)"/>, written in <paramref name="buffer"/>: each record is valid
+    /// until the next is asked for (publish it before moving on).
+    /// </summary>
     /// <remarks>
-    /// One buffer reused throughout: growing a MemoryStream to 4 MiB per record was most of a full sync's large-object
-    /// churn (allocation profile, #13).
+    /// One buffer for the journal's life: growing a MemoryStream to 4 MiB per record was most of a full sync's
+    /// large-object churn, and a new buffer per compaction (grown to 4 MiB, then copied out) still put 48-60 MB in the
+    /// large-object heap during a drain (allocation profile, #13).
     /// </remarks>
-    public static IEnumerable<byte[]> Records(IEnumerable<byte[]> rows, int maxBytes = MaxRecordBytes)
+    public static IEnumerable<ReadOnlyMemory<byte>> Records(IEnumerable<byte[]> rows, ArrayBufferWriter<byte> buffer, int maxBytes = MaxRecordBytes)
     {
-        var record = new ArrayBufferWriter<byte>(64 * 1024);
+        ArgumentNullException.ThrowIfNull(buffer);
         var count = 0;
         foreach (var row in rows)
         {
-            if (count > 0 && record.WrittenCount + 1 + row.Length + RowsTail.Length > maxBytes)
+            if (count > 0 && buffer.WrittenCount + 1 + row.Length + RowsTail.Length > maxBytes)
             {
-                yield return Close(record);
+                buffer.Write(RowsTail);
+                yield return buffer.WrittenMemory;
                 count = 0;
             }
 
             if (count == 0)
             {
-                record.ResetWrittenCount();
-                record.Write(RowsHead);
+                buffer.ResetWrittenCount();
+                buffer.Write(RowsHead);
             }
             else
             {
-                record.Write(","u8);
+                buffer.Write(","u8);
             }
 
-            record.Write(row);
+            buffer.Write(row);
             count++;
         }
 
-        if (count > 0) yield return Close(record);
-    }
-
-    private static byte[] Close(ArrayBufferWriter<byte> record)
-    {
-        record.Write(RowsTail);
-        return record.WrittenSpan.ToArray();
+        if (count > 0)
+        {
+            buffer.Write(RowsTail);
+            yield return buffer.WrittenMemory;
+        }
     }
 
     public static byte[] Marker(string kind, long term, string by) => JsonSerializer.SerializeToUtf8Bytes(new Record { Kind = kind, Term = term, By = by }, Json);

@@ -128,7 +128,7 @@ internal sealed partial class RabbitMqRowJournal
 
             var written = 0;
             long merged = 0;
-            foreach (var record in JournalRecordFormat.Records(image.Records()))
+            foreach (var record in JournalRecordFormat.Records(image.Records(), _recordBuffer))
             {
                 merged += await PublishAsync(channel, record, ct);
                 written++;

@@ -25,6 +25,8 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
     // A holder cut off from the broker loses the lock (and stops writing) within about two of these.
     private static readonly TimeSpan LockHeartbeat = TimeSpan.FromSeconds(10);
     private readonly SemaphoreSlim _compacting = new(1, 1);
+    // Where records are written before they are published: appends and compactions, one at a time (under _compacting).
+    private readonly System.Buffers.ArrayBufferWriter<byte> _recordBuffer = new(64 * 1024);
     private readonly ConfirmingChannel _broker = new(rabbit.Value, "flashduty-mapping-sync journal", async (channel, ct) =>
     {
         await channel.QueueDeclareAsync(rabbit.Value.JournalQueue, durable: true, exclusive: false, autoDelete: false, rabbit.Value.QueueArguments(), cancellationToken: ct);
@@ -77,7 +79,7 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
             var channel = await _broker.GetAsync(ct);
             var rows = new byte[entries.Count][];
             for (var i = 0; i < entries.Count; i++) rows[i] = _rows.Write(entries[i]);
-            foreach (var record in JournalRecordFormat.Records(rows)) size += await PublishAsync(channel, record, ct);
+            foreach (var record in JournalRecordFormat.Records(rows, _recordBuffer)) size += await PublishAsync(channel, record, ct);
             // Confirmed: part of the image now (a failed append's entries come again in a later one).
             for (var i = 0; i < entries.Count; i++) _image.Add(entries[i], rows[i], own: true, _rows);
         }
@@ -91,7 +93,7 @@ internal sealed partial class RabbitMqRowJournal(IOptions<RabbitMqOptions> rabbi
         if (WorthCompacting(appends, bytes, Interlocked.Read(ref _mergedBytes))) CompactInBackground();
     }
 
-    private async Task<int> PublishAsync(IChannel channel, byte[] body, CancellationToken ct, string? messageId = null)
+    private async Task<int> PublishAsync(IChannel channel, ReadOnlyMemory<byte> body, CancellationToken ct, string? messageId = null)
     {
         var properties = new BasicProperties { ContentType = "application/json", Persistent = true, AppId = _ownId, MessageId = messageId };
         await channel.BasicPublishAsync("", Queue, mandatory: false, properties, body, ct);
