@@ -10,9 +10,12 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # RabbitMQ's own Prometheus endpoint (port 15692): the dashboard's queue-depth panel, and PrometheusScrapeTests, read it.
 prometheus_plugin() {
-  if ! grep -q rabbitmq_prometheus /etc/rabbitmq/enabled_plugins 2>/dev/null; then
-    $SUDO rabbitmq-plugins enable rabbitmq_prometheus >/dev/null
+  if grep -q rabbitmq_prometheus /etc/rabbitmq/enabled_plugins 2>/dev/null; then return 0; fi
+  # Not fatal: the broker on 5672 may not be this machine's (a container's, say), or the CLI may be missing.
+  if command -v rabbitmq-plugins >/dev/null 2>&1 && $SUDO rabbitmq-plugins enable rabbitmq_prometheus >/dev/null 2>&1; then
     echo "rabbitmq: rabbitmq_prometheus enabled (metrics on :15692)"
+  else
+    echo "rabbitmq: could not enable rabbitmq_prometheus here (PrometheusScrapeTests needs RabbitMQ's metrics on :15692)" >&2
   fi
 }
 

@@ -15,7 +15,7 @@ public static class MessagingExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOptionsWithValidateOnStart<RabbitMqOptions>()
-            .Bind(builder.Configuration.GetSection(RabbitMqOptions.SectionName))
+            .Configure(o => RabbitMqOptions.BindFrom(builder.Configuration.GetSection(RabbitMqOptions.SectionName), o))
             .ValidateDataAnnotations();
         builder.Services.AddSingleton<IValidateOptions<RabbitMqOptions>, RabbitMqOptionsValidator>();
         builder.Services.AddSingleton<MessageRerouter>();

@@ -26,7 +26,8 @@ public static class MigrateQueuesCommand
 
         var builder = WebApplication.CreateSlimBuilder([.. args.Where((_, k) => k != i && k != i + 1)]);
         configure?.Invoke(builder.Configuration);
-        builder.Services.AddOptions<RabbitMqOptions>().Bind(builder.Configuration.GetSection(RabbitMqOptions.SectionName)).ValidateDataAnnotations();
+        builder.Services.AddOptions<RabbitMqOptions>().Configure(o => RabbitMqOptions.BindFrom(builder.Configuration.GetSection(RabbitMqOptions.SectionName), o))
+            .ValidateDataAnnotations();
         builder.Services.AddSingleton<IValidateOptions<RabbitMqOptions>, RabbitMqOptionsValidator>();
         builder.Services.AddOptions<SyncOptions>().Bind(builder.Configuration.GetSection(SyncOptions.SectionName));
         await using var app = builder.Build();

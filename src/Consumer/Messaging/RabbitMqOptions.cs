@@ -88,6 +88,26 @@ public sealed class RabbitMqOptions
     /// <summary>The queues that take <see cref="QueueType"/> (the lock queue is never a quorum queue: see RabbitMqRowJournal.Lock).</summary>
     public IReadOnlyList<string> TypedQueues => [QueueName, ErrorQueue, WaitQueue, BudgetQueue, JournalQueue, JournalUnreadableQueue];
 
+    /// <summary>Set by <see cref="BindFrom"/> when <c>RabbitMq:Uri</c> is no URI: the validator refuses with it.</summary>
+    internal bool UriUnreadable { get; private set; }
+
+    /// <summary>
+    /// Binds the section, <c>Uri</c> apart: the configuration binder's own refusal of a value it cannot convert quotes
+    /// the value, and a URI that does not parse (a password with an unencoded <c>#</c>, several URIs run together)
+    /// would put its password in the start-up error. Such a URI is left at its default and reported by the validator.
+    /// </summary>
+    public static void BindFrom(IConfigurationSection section, RabbitMqOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(options);
+        var rest = section.AsEnumerable(makePathsRelative: true)
+            .Where(kv => kv.Value is not null && !string.Equals(kv.Key, nameof(Uri), StringComparison.OrdinalIgnoreCase));
+        new ConfigurationBuilder().AddInMemoryCollection(rest).Build().Bind(options);
+        if (section[nameof(Uri)] is not { } text) return;
+        if (System.Uri.TryCreate(text, UriKind.Absolute, out var uri)) options.Uri = uri;
+        else options.UriUnreadable = true;
+    }
+
     /// <summary>The value of <c>x-queue-type</c>.</summary>
     public string QueueTypeArgument => QueueType == QueueType.Quorum ? "quorum" : "classic";
 

@@ -9,9 +9,11 @@ public sealed class RabbitMqOptionsValidator : IValidateOptions<RabbitMqOptions>
     {
         ArgumentNullException.ThrowIfNull(options);
         var failures = new List<string>();
-        if (options.Uri is { IsAbsoluteUri: true } uri && uri.Scheme is not ("amqp" or "amqps"))
+        if (options.UriUnreadable)
+            failures.Add("RabbitMq:Uri is not a URI (value not shown: it holds the password). Is a character of the user or password not percent-encoded (# / ? @ : % and space as %23 %2F %3F %40 %3A %25 %20)? For a cluster, give one node's URI in RabbitMq:Uri and the nodes as host:port in RabbitMq:Nodes");
+        else if (options.Uri is { IsAbsoluteUri: true } uri && uri.Scheme is not ("amqp" or "amqps"))
             failures.Add($"RabbitMq:Uri must start with amqp:// or amqps:// (got a '{uri.Scheme}' URI)");
-        else if (options.Uri is { IsAbsoluteUri: true } one && (one.OriginalString.Contains(',', StringComparison.Ordinal) || one.Segments.Length > 2))
+        else if (options.Uri is { IsAbsoluteUri: true } one && one.Segments.Length > 2)
             // Several URIs run together (as `scripts/cluster.sh uri` prints them), or a path of more than the virtual host.
             failures.Add("RabbitMq:Uri must be one broker's URI whose path is at most the virtual host (e.g. amqp://user:password@rabbit1:5672/vhost); for a cluster, list its nodes in RabbitMq:Nodes as host:port,host:port");
         else

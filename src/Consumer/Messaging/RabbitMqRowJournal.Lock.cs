@@ -69,7 +69,10 @@ internal sealed partial class RabbitMqRowJournal
                     consumer: consumer, cancellationToken: ct);
                 // Lost before it was set up (the connection closed meanwhile): the token is already cancelled, as it must be.
                 if (!connection.IsOpen || !channel.IsOpen) lease.Cancel();
-                (_lock, _lease) = (connection, lease);
+                // A previous term's connection not released (a late release found this term already in its place): closed.
+                var previous = Interlocked.Exchange(ref _lock, connection);
+                _lease = lease;
+                if (previous is not null && !ReferenceEquals(previous, connection)) _ = CloseQuietlyAsync(previous);
                 Log.JournalAcquired(logger, Queue);
                 return lease.Token;
             }
@@ -133,11 +136,12 @@ internal sealed partial class RabbitMqRowJournal
         }
         finally
         {
-            if (connection is not null && ReferenceEquals(_lock, connection))
+            // The term's own lock only, given up before the close (which can take seconds): a term taken meanwhile by
+            // this replica keeps its lock, and its own release finds it.
+            if (connection is not null && ReferenceEquals(Interlocked.CompareExchange(ref _lock, null, connection), connection))
             {
                 source.Cancel();
                 await CloseQuietlyAsync(connection);
-                _lock = null;
             }
         }
     }

@@ -99,9 +99,16 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
         {
             while (true)
             {
-                var taken = schemas().Select(s => (Schema: s, Entries: s.TakeJournalEntries())).Where(t => t.Entries.Count > 0).ToList();
+                var taken = new List<(SchemaSync Schema, IReadOnlyList<JournalEntry> Entries)>();
                 try
                 {
+                    // Inside the try: entries taken from earlier schemas go back if a later one throws.
+                    foreach (var schema in schemas())
+                    {
+                        var entries = schema.TakeJournalEntries();
+                        if (entries.Count > 0) taken.Add((schema, entries));
+                    }
+
                     using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     limit.CancelAfter(AppendLimit);
                     await journal.AppendAsync([.. taken.SelectMany(t => t.Entries)], limit.Token).ConfigureAwait(false);

@@ -25,6 +25,7 @@ public static partial class DashboardQueries
         .Replace("$__rate_interval", "1m", StringComparison.Ordinal)
         .Replace("$rabbitmq_job", Regex.Escape(rabbitMqJob), StringComparison.Ordinal)
         .Replace("${queue}", Regex.Escape(queue), StringComparison.Ordinal)
+        .Replace("$vhost", ".*", StringComparison.Ordinal)
         .Replace("$job", Regex.Escape(job), StringComparison.Ordinal)
         .Replace("$schema", ".*", StringComparison.Ordinal);
 
