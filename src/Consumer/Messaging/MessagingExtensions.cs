@@ -94,11 +94,12 @@ internal sealed class ShutdownCoordinator(MappingEngine engine) : IHostedService
 }
 
 /// <summary>Checks every queue's type, then declares the error and wait queues, before the bus starts consuming.</summary>
-internal sealed class QueueTopology(MessageRerouter rerouter, IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync) : IHostedService
+internal sealed class QueueTopology(MessageRerouter rerouter, IOptions<RabbitMqOptions> rabbit, IOptions<SyncOptions> sync, ILogger<QueueTopology> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await ServiceQueues.VerifyAsync(rabbit.Value, sync.Value, cancellationToken);
+        var version = await ServiceQueues.VerifyAsync(rabbit.Value, sync.Value, cancellationToken);
+        if (ServiceQueues.QuorumDeliveryLimitApplies(version, rabbit.Value.QueueType)) Log.QuorumDeliveryLimit(logger, version!, rabbit.Value.QueueName);
         await rerouter.EnsureQueuesAsync(cancellationToken);
     }
 

@@ -31,8 +31,11 @@ public static class ServiceQueues
         ];
     }
 
-    /// <summary>Declares every typed queue (creating the missing ones); throws, saying how to migrate, if one exists with the other type.</summary>
-    public static async Task VerifyAsync(RabbitMqOptions o, SyncOptions sync, CancellationToken ct)
+    /// <summary>
+    /// Declares every typed queue (creating the missing ones); throws, saying how to migrate, if one exists with the
+    /// other type. Returns the broker's version (as it says it in the connection's server properties), or null.
+    /// </summary>
+    public static async Task<string?> VerifyAsync(RabbitMqOptions o, SyncOptions sync, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(o);
         await using var connection = await BrokerNodes.ConnectAsync(o, new ConnectionFactory { ClientProvidedName = "flashduty-mapping-sync queue check" }, ct);
@@ -47,7 +50,17 @@ public static class ServiceQueues
         }
 
         if (mismatched.Count > 0) throw new QueueTypeMismatchException(o, mismatched);
+        return connection.ServerProperties?.TryGetValue("version", out var version) == true
+            ? version switch { byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes), string text => text, _ => null }
+            : null;
     }
+
+    /// <summary>
+    /// RabbitMQ 4.0 gave quorum queues a delivery limit of 20 by default: a message returned 20 times is dropped (or
+    /// dead-lettered), and the service returns events to its queue on a lost term and while Flashduty is paused.
+    /// </summary>
+    public static bool QuorumDeliveryLimitApplies(string? brokerVersion, QueueType type) =>
+        type == QueueType.Quorum && brokerVersion is { } v && int.TryParse(v.Split('.')[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var major) && major >= 4;
 
     /// <summary>
     /// Declares the queue as configured (creating it if missing) and, if the broker refuses, as the other type with the

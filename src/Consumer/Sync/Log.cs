@@ -82,6 +82,9 @@ public static partial class Log
     [LoggerMessage(EventId = 141, Level = LogLevel.Warning, Message = "{Warning}")]
     public static partial void MappingWarning(ILogger logger, string warning);
 
+    [LoggerMessage(EventId = 144, Level = LogLevel.Warning, Message = "RabbitMQ {Version} drops a quorum queue's message after 20 redeliveries unless a policy says otherwise, and this service returns events to its queue on a lost term and while Flashduty is paused: unless done already, set one on its queues, e.g. rabbitmqctl set_policy flashduty-delivery-limit '^{Queue}' '{{\"delivery-limit\":-1}}' --apply-to quorum_queues (README, 'Running against a RabbitMQ cluster')")]
+    public static partial void QuorumDeliveryLimit(ILogger logger, string version, string queue);
+
     [LoggerMessage(EventId = 142, Level = LogLevel.Warning, Message = "POST /reconcile from {Remote} refused ({Status}): {Reason}")]
     public static partial void ReconcileRefused(ILogger logger, string? remote, int status, string reason);
 }
