@@ -90,6 +90,7 @@ internal sealed partial class SchemaSync
             }
 
             _projectedRows = _keys.Values.Count(k => k.Latest is not null);
+            RestoreHostTombstones(journal);
             foreach (var (key, saved) in journal ?? new Dictionary<string, JournalRow>())
             {
                 if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
@@ -110,6 +111,23 @@ internal sealed partial class SchemaSync
 
                 Requeue(state, target, saved.Events.Select(c => new Waiter(default, c.OccurredAt, c)));
             }
+        }
+    }
+
+    /// <summary>
+    /// A decommission stamps every row its host has, and those rows are journaled: their times give the host's
+    /// tombstone back, so that after a restart, as before it, an older event for another combination of the host
+    /// creates no row (see <see cref="DecommissionHost"/>). After Flashduty's rows are loaded: a row found there that
+    /// the journal does not know is not the service's to delete. Under the lock.
+    /// </summary>
+    private void RestoreHostTombstones(IReadOnlyDictionary<string, JournalRow>? journal)
+    {
+        if (!_hostKeyed || journal is null) return;
+        foreach (var (key, saved) in journal)
+        {
+            var parts = key.Split(Separator);
+            if (saved.DeletedAt is not { } deleted || parts.Length <= _hostIndex) continue;
+            if (!_hostDeletedAt.TryGetValue(parts[_hostIndex], out var had) || had < deleted) _hostDeletedAt[parts[_hostIndex]] = deleted;
         }
     }
 

@@ -109,6 +109,31 @@ public sealed class MultiLabelTests
     }
 
     [Fact]
+    public async Task OlderProvisionOfANewCombination_AfterARestartPastTheHostsDecommission_DoesNotCreateIt()
+    {
+        // Given a host decommissioned in one term, its rows journaled (and gone from Flashduty)
+        var api = new FakeMappingApi();
+        var journal = new JournalState();
+        await using (var first = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice")]))
+        {
+            await first.SettleAsync([first.Apply(Decommission("a", T0.AddMinutes(5)))]);
+            foreach (var entry in first.Sync.TakeJournalEntries()) journal.Merge(entry);
+        }
+
+        Assert.Empty(api.Rows);
+
+        // When the next term starts from the journal and an older event for another combination of the host arrives
+        await using var next = new SchemaSyncUnderTest(api, HostEnv);
+        next.Sync.Load([], journal.Schemas[next.Sync.Schema.SchemaId]);
+        await next.SettleAsync([next.Apply(Provision("a", "dev", "old", T0.AddMinutes(1)))]);
+
+        // Then it creates nothing, as in the term that saw the decommission; a newer one does
+        Assert.Empty(api.Rows);
+        await next.SettleAsync([next.Apply(Provision("a", "dev", "new", T0.AddMinutes(6)))]);
+        Assert.Equal("new", Assert.Single(api.Rows.Values)["owner"]);
+    }
+
+    [Fact]
     public async Task PartialChangeToADownloadedRow_CompletesIt_AndUpsertsEveryLabel()
     {
         var api = new FakeMappingApi { Spell = Opaque };
