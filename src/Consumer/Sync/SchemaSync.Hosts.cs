@@ -23,7 +23,7 @@ internal sealed partial class SchemaSync
         lock (_sync)
         {
             if (_stopping) return Task.FromResult(KeyOutcome.Released);
-            if (!_hostDeletedAt.TryGetValue(host, out var before) || before < e.OccurredAt) _hostDeletedAt[host] = e.OccurredAt;
+            Tombstone(host, e.OccurredAt);
             if (_hostDeletedAt.Count % 1024 == 0) ForgetOldTombstones();
             outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, e.Labels, batch, copy)).ToList() : [];
         }
@@ -49,11 +49,20 @@ internal sealed partial class SchemaSync
         var state = new KeyState(key);
         _keys[key] = state;
         if (!_hostKeyed) return state;
-        var host = key.Split(Separator)[_hostIndex];
+        var host = HostOf(key);
         if (!_hostKeys.TryGetValue(host, out var keys)) _hostKeys[host] = keys = new HashSet<string>(StringComparer.Ordinal);
         keys.Add(key);
         if (_hostDeletedAt.TryGetValue(host, out var deletedAt)) state.DeletedAt = deletedAt;
         return state;
+    }
+
+    /// <summary>The host a row of a host-keyed schema belongs to: its key's host part.</summary>
+    private string HostOf(string key) => key.Split(Separator)[_hostIndex];
+
+    /// <summary>The host was decommissioned at <paramref name="at"/>: its tombstone keeps the latest time. Under the lock.</summary>
+    private void Tombstone(string host, DateTimeOffset at)
+    {
+        if (!_hostDeletedAt.TryGetValue(host, out var before) || before < at) _hostDeletedAt[host] = at;
     }
 
     /// <summary>Past <see cref="SyncOptions.DeleteRetention"/> a tombstone stops nothing (see Merge): dropped, so memory follows recent decommissions.</summary>

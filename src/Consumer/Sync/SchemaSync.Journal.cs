@@ -125,9 +125,7 @@ internal sealed partial class SchemaSync
         if (!_hostKeyed || journal is null) return;
         foreach (var (key, saved) in journal)
         {
-            var parts = key.Split(Separator);
-            if (saved.DeletedAt is not { } deleted || parts.Length <= _hostIndex) continue;
-            if (!_hostDeletedAt.TryGetValue(parts[_hostIndex], out var had) || had < deleted) _hostDeletedAt[parts[_hostIndex]] = deleted;
+            if (saved.DeletedAt is { } deleted) Tombstone(HostOf(key), deleted);
         }
     }
 
