@@ -158,14 +158,14 @@ public sealed class QueueMigrationRerunTests(RabbitMqFixture broker)
             var (code, output) = await MigrateAsync(h, "quorum");
             Assert.True(code == 0, output);
             Assert.Contains($"{h.Queue}_migrating is left by an interrupted run", output, StringComparison.Ordinal);
-            Assert.False(await ExistsAsync(h.Queue + "_migrating"), $"{h.Queue}_migrating left after a rerun that reported success. Output:\n{output}");
+            Assert.False(await broker.ExistsAsync(h.Queue + "_migrating"), $"{h.Queue}_migrating left after a rerun that reported success. Output:\n{output}");
             Assert.True(await DeclaresAsync(h.Queue, QuorumServiceQueue), $"{h.Queue} is not a quorum queue. Output:\n{output}");
             Assert.Equal(expected, await broker.CountAsync(h.Queue));
 
             // The service's queue is bound to the exchanges; nothing else receives their events.
             await h.ProvisionAsync("later", "o", "sre", "api", T0.AddHours(1));
             await Eventually.UntilAsync(async () => await broker.CountAsync(h.Queue) == expected + 1, TimeSpan.FromSeconds(10), "the later event to reach the service's queue");
-            Assert.False(await ExistsAsync(h.Queue + "_migrating"));
+            Assert.False(await broker.ExistsAsync(h.Queue + "_migrating"));
         }
         finally
         {
@@ -198,20 +198,6 @@ public sealed class QueueMigrationRerunTests(RabbitMqFixture broker)
             var batch = Enumerable.Range(start, Math.Min(200, count - start)).Select(i => channel.BasicPublishAsync("", queue, mandatory: true,
                 new BasicProperties { Persistent = true }, Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture))).AsTask()).ToList();
             await Task.WhenAll(batch);
-        }
-    }
-
-    private async Task<bool> ExistsAsync(string queue)
-    {
-        await using var channel = await broker.Connection.CreateChannelAsync();
-        try
-        {
-            await channel.QueueDeclarePassiveAsync(queue);
-            return true;
-        }
-        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-        {
-            return false;
         }
     }
 

@@ -30,7 +30,7 @@ public sealed class QueueMigrationReviewTests(RabbitMqFixture broker)
     {
         await using var h = await SyncHarness.CreateAsync(broker);
         var classic = await h.StartServiceAsync();
-        await Eventually.UntilAsync(async () => await QueueExistsAsync(h.Queue + "_journal_unreadable"), TimeSpan.FromSeconds(30),
+        await Eventually.UntilAsync(async () => await broker.ExistsAsync(h.Queue + "_journal_unreadable"), TimeSpan.FromSeconds(30),
             "the classic service to open its journal");
         await Eventually.UntilAsync(async () => await ConsumersAsync(h.Queue) > 0, TimeSpan.FromSeconds(30), "the classic service to consume");
         await h.StopServiceAsync(classic);
@@ -101,7 +101,7 @@ public sealed class QueueMigrationReviewTests(RabbitMqFixture broker)
             using var output = new StringWriter();
             var code = await MigrateQueuesCommand.RunAsync(["--to", "quorum", $"--RabbitMq:Uri={broker.Uri}", $"--RabbitMq:QueueName={h.Queue}"], output);
             Assert.True(code == 0, output.ToString());
-            var stranded = await QueueExistsAsync(aside) ? await broker.CountAsync(aside) : 0u;
+            var stranded = await broker.ExistsAsync(aside) ? await broker.CountAsync(aside) : 0u;
             Assert.True(stranded == 0, $"{stranded} parked event(s) left in {aside} after a rerun that reported success. Output:\n{output}");
             Assert.Equal(3u, await h.SafeCountAsync(h.WaitQueue) + await h.SafeCountAsync(h.Queue));
         }
@@ -109,20 +109,6 @@ public sealed class QueueMigrationReviewTests(RabbitMqFixture broker)
         {
             await using var cleanup = await broker.Connection.CreateChannelAsync();
             await cleanup.QueueDeleteAsync(aside);
-        }
-    }
-
-    private async Task<bool> QueueExistsAsync(string queue)
-    {
-        await using var channel = await broker.Connection.CreateChannelAsync();
-        try
-        {
-            await channel.QueueDeclarePassiveAsync(queue);
-            return true;
-        }
-        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-        {
-            return false;
         }
     }
 

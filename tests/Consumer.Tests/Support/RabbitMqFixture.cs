@@ -56,6 +56,21 @@ public class RabbitMqFixture : IAsyncLifetime
         return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
     }
 
+    /// <summary>Whether the queue exists (a channel of its own: the refusal of a missing queue closes it).</summary>
+    public async Task<bool> ExistsAsync(string queue)
+    {
+        await using var channel = await Connection.CreateChannelAsync();
+        try
+        {
+            await channel.QueueDeclarePassiveAsync(queue);
+            return true;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Deliveries of the queue that a consumer holds unacknowledged. AMQP does not tell this, so the broker's own
     /// tool is asked (about a second a call): rabbitmqctl on this machine, or in the container.

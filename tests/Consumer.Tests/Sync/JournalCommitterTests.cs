@@ -31,6 +31,19 @@ public sealed class JournalCommitterTests
         }
     }
 
+    /// <summary>The commit's answer, the clock moved on a second at a time (the retry pause) until it comes.</summary>
+    private static async Task<bool> RetriedOnTheClock(Task<bool> commit, FakeTimeProvider time)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (!commit.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(commit, Task.Delay(20));
+        }
+
+        return await commit.WaitAsync(Deadline);
+    }
+
     // No writer: only what the journal sees of it matters here.
     private static SchemaSync Schema(FakeMappingApi api) =>
         new(new SchemaDefinition("665f1a2b3c4d5e6f7a8b9c01", "s", ["host"], ["owner", "team"], RowCap: 5000), api, new SyncOptions(), new InflowTracker(10),
@@ -87,14 +100,7 @@ public sealed class JournalCommitterTests
         await Support.Eventually.UntilAsync(() => journal.FailNext < 0 || schema.UnjournaledRows == 1, Deadline, "the failed append to give its rows back");
         Assert.False(commit.IsCompleted, "not durable: the batch's events may not be acknowledged");
         // Tried again after the retry interval, on the clock.
-        var deadline = DateTime.UtcNow + Deadline;
-        while (!commit.IsCompleted && DateTime.UtcNow < deadline)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await Task.WhenAny(commit, Task.Delay(20));
-        }
-
-        Assert.True(await commit.WaitAsync(Deadline));
+        Assert.True(await RetriedOnTheClock(commit, time));
         Assert.Equal("a", Assert.Single(Assert.Single(journal.Appends)).Key);
 
         await term.CancelAsync();
@@ -150,14 +156,7 @@ public sealed class JournalCommitterTests
 
         // Then it is not told "not journaled" (it would apply again in the same term, at once): the next round
         // journals its rows and answers true
-        var deadline = DateTime.UtcNow + Deadline;
-        while (!commit.IsCompleted && DateTime.UtcNow < deadline)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await Task.WhenAny(commit, Task.Delay(20));
-        }
-
-        Assert.True(await commit.WaitAsync(Deadline));
+        Assert.True(await RetriedOnTheClock(commit, time));
         Assert.Equal("a", Assert.Single(Assert.Single(journal.Appends)).Key);
         await term.CancelAsync();
         await loop.WaitAsync(Deadline);
