@@ -15,6 +15,10 @@ internal sealed partial class SchemaSync
     private readonly int _hostIndex;
     private readonly Dictionary<string, HashSet<string>> _hostKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _hostDeletedAt = new(StringComparer.Ordinal);
+    // Decommissions of hosts that had no row: no row carries their time into the journal, so an entry of its own does.
+    private readonly HashSet<string> _unjournaledTombstones = new(StringComparer.Ordinal);
+    // The key of such an entry: no row's key starts with NUL (source values come from the inventory's JSON).
+    private const string TombstoneKeyPrefix = "\u0000host:";
 
     /// <summary>Applies a decommission to every known row of the host; older events of the host may not create new rows (while this process runs).</summary>
     private Task<KeyOutcome> DecommissionHost(string host, InventoryEvent e, ActivityContext batch, EventCopy? copy)
@@ -26,6 +30,9 @@ internal sealed partial class SchemaSync
             Tombstone(host, e.OccurredAt);
             if (_hostDeletedAt.Count % 1024 == 0) ForgetOldTombstones();
             outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, e.Labels, batch, copy)).ToList() : [];
+            // Its rows carry the decommission into the journal; without rows, an entry of its own does (a restart
+            // keeps the tombstone).
+            if (outcomes.Count == 0 && _unjournaledTombstones.Add(host)) JournalPending?.Invoke();
         }
 
         return outcomes.Count switch
@@ -56,8 +63,21 @@ internal sealed partial class SchemaSync
         return state;
     }
 
-    /// <summary>The host a row of a host-keyed schema belongs to: its key's host part.</summary>
-    private string HostOf(string key) => key.Split(Separator)[_hostIndex];
+    /// <summary>The host a row of a host-keyed schema (or a journaled tombstone) belongs to: its key's host part.</summary>
+    private string HostOf(string key) => IsTombstoneKey(key) ? key[TombstoneKeyPrefix.Length..] : key.Split(Separator)[_hostIndex];
+
+    private static bool IsTombstoneKey(string key) => key.StartsWith(TombstoneKeyPrefix, StringComparison.Ordinal);
+
+    /// <summary>The journal entries of decommissions of hosts without rows, taken with the rows' (under the lock).</summary>
+    private IEnumerable<JournalEntry> TakeTombstoneEntries()
+    {
+        var entries = _unjournaledTombstones.Where(_hostDeletedAt.ContainsKey)
+            .Select(host => new JournalEntry(Schema.SchemaId, TombstoneKeyPrefix + host, NoLabels, _hostDeletedAt[host], [], ReplacesEvents: false)).ToList();
+        _unjournaledTombstones.Clear();
+        return entries;
+    }
+
+    private static readonly IReadOnlyDictionary<string, (string? Value, DateTimeOffset At)> NoLabels = new Dictionary<string, (string?, DateTimeOffset)>();
 
     /// <summary>The host was decommissioned at <paramref name="at"/>: its tombstone keeps the latest time. Under the lock.</summary>
     private void Tombstone(string host, DateTimeOffset at)

@@ -44,6 +44,7 @@ internal sealed partial class SchemaSync
             }
 
             _unjournaled.Clear();
+            entries.AddRange(TakeTombstoneEntries());
             return entries;
         }
     }
@@ -55,6 +56,12 @@ internal sealed partial class SchemaSync
         {
             foreach (var entry in entries)
             {
+                if (IsTombstoneKey(entry.Key))
+                {
+                    _unjournaledTombstones.Add(HostOf(entry.Key));
+                    continue;
+                }
+
                 if (!_keys.TryGetValue(entry.Key, out var state)) continue;
                 if (entry.ReplacesEvents) state.CopiesSettled = true;
                 else state.Unjournaled.InsertRange(0, entry.Events);
@@ -68,7 +75,7 @@ internal sealed partial class SchemaSync
 
     public int UnjournaledRows
     {
-        get { lock (_sync) return _unjournaled.Count; }
+        get { lock (_sync) return _unjournaled.Count + _unjournaledTombstones.Count; }
     }
 
     /// <summary>
@@ -93,6 +100,7 @@ internal sealed partial class SchemaSync
             RestoreHostTombstones(journal);
             foreach (var (key, saved) in journal ?? new Dictionary<string, JournalRow>())
             {
+                if (IsTombstoneKey(key)) continue; // a host's tombstone, restored above
                 if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
                 foreach (var (label, (value, at)) in saved.Labels)
                 {

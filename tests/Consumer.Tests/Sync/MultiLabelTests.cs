@@ -134,6 +134,31 @@ public sealed class MultiLabelTests
     }
 
     [Fact]
+    public async Task DecommissionOfAHostWithNoRows_SurvivesARestart_AnOlderProvisionAfterItCreatesNothing()
+    {
+        // Given a decommission of a host that has no row yet (it overtook the host's provisioning), journaled
+        var api = new FakeMappingApi();
+        var journal = new JournalState();
+        await using (var first = new SchemaSyncUnderTest(api, HostEnv))
+        {
+            await first.SettleAsync([first.Apply(Decommission("a", T0.AddMinutes(5)))]);
+            foreach (var entry in first.Sync.TakeJournalEntries()) journal.Merge(entry);
+        }
+
+        // When the next term starts from the journal and the older provisioning arrives
+        await using var next = new SchemaSyncUnderTest(api, HostEnv);
+        next.Sync.Load([], journal.Schemas.GetValueOrDefault(next.Sync.Schema.SchemaId));
+        await next.SettleAsync([next.Apply(Provision("a", "prod", "old", T0.AddMinutes(1)))]);
+
+        // Then it creates nothing, as in the term that saw the decommission; a newer one does, and the journal's
+        // tombstone is no row of its own
+        Assert.Empty(api.Rows);
+        Assert.Equal(0, next.Sync.ProjectedRows);
+        await next.SettleAsync([next.Apply(Provision("a", "prod", "new", T0.AddMinutes(6)))]);
+        Assert.Equal("new", Assert.Single(api.Rows.Values)["owner"]);
+    }
+
+    [Fact]
     public async Task PartialChangeToADownloadedRow_CompletesIt_AndUpsertsEveryLabel()
     {
         var api = new FakeMappingApi { Spell = Opaque };
