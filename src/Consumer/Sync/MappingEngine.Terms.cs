@@ -54,8 +54,7 @@ public sealed partial class MappingEngine
         // No time limit: the lock is free only once the holder lets go.
         // The broker is tried again every second (it comes back in seconds, and batches in hand wait meanwhile, which
         // keeps MassTransit from consuming again); Flashduty every probe interval.
-        var lease = await Retrying(journal.AcquireAsync, "the row journal's lock", ct, limited: false, every: BrokerRetry);
-        var state = await Retrying(journal.LoadAsync, "the row journal", ct, every: BrokerRetry);
+        var (lease, state) = await HoldAndLoadAsync(ct);
         // A holder that did not let go cleanly may still have a request in flight: the longest attempt; and, when it was
         // another process (cut off rather than killed, say), the time it takes to notice it lost the lock.
         var wait = state.CleanlyReleased ? TimeSpan.Zero
@@ -85,6 +84,34 @@ public sealed partial class MappingEngine
         Log.Activated(logger, term.Number, state.Schemas.Sum(s => s.Value.Count), state.Schemas.Count,
             state.CleanlyReleased ? "let go cleanly" : $"did not let go cleanly (or there was none): writes wait {wait}", term.NotBefore);
         return term;
+    }
+
+    /// <summary>
+    /// Takes the journal's lock and loads the journal under it. A lock lost during the load cuts it short: another
+    /// replica may hold the lock by then and compact the journal, and a term started from a load racing that one
+    /// would miss the records it read. The lock is taken again and the journal loaded again.
+    /// </summary>
+    private async Task<(CancellationToken Lease, JournalState State)> HoldAndLoadAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            var lease = await Retrying(journal.AcquireAsync, "the row journal's lock", ct, limited: false, every: BrokerRetry);
+            using (var holding = CancellationTokenSource.CreateLinkedTokenSource(ct, lease))
+            {
+                try
+                {
+                    var state = await Retrying(journal.LoadAsync, "the row journal", holding.Token, every: BrokerRetry);
+                    if (!lease.IsCancellationRequested) return (lease, state);
+                }
+                catch (OperationCanceledException) when (lease.IsCancellationRequested && !ct.IsCancellationRequested)
+                {
+                }
+            }
+
+            Log.ReloadFailed(logger, "the row journal: its lock was lost while it loaded", BrokerRetry);
+            await journal.ReleaseAsync(lease, clean: false, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.Delay(BrokerRetry, time, ct);
+        }
     }
 
     private static readonly TimeSpan BrokerRetry = TimeSpan.FromSeconds(1);

@@ -41,6 +41,77 @@ public sealed class MappingEngineTests
         }
     }
 
+    /// <summary>A journal whose first load waits until the test lets it go, losing the lock meanwhile.</summary>
+    private sealed class LockLostWhileLoadingJournal : IRowJournal
+    {
+        private readonly InMemoryRowJournal _inner = new();
+        public TaskCompletionSource FirstLoadStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource FirstLoadMayEnd { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool FirstLoadCutShort { get; private set; }
+        public int Acquires { get; private set; }
+        public int Loads { get; private set; }
+        public bool HandoverWanted { get; set; }
+        public Action? HandoverRequested { get; set; }
+        public TimeSpan LossDetection => TimeSpan.Zero;
+
+        public Task<CancellationToken> AcquireAsync(CancellationToken ct)
+        {
+            Acquires++;
+            return _inner.AcquireAsync(ct);
+        }
+
+        public Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct) => _inner.AppendAsync(entries, ct);
+        public Task ReleaseAsync(CancellationToken lease, bool clean, CancellationToken ct) => _inner.ReleaseAsync(lease, clean, ct);
+        public void Lose() => _inner.Lose();
+
+        public async Task<JournalState> LoadAsync(CancellationToken ct)
+        {
+            if (++Loads == 1)
+            {
+                FirstLoadStarted.SetResult();
+                await FirstLoadMayEnd.Task;
+                FirstLoadCutShort = ct.IsCancellationRequested;
+                ct.ThrowIfCancellationRequested();
+            }
+
+            return await _inner.LoadAsync(ct);
+        }
+    }
+
+    [Fact]
+    public async Task LockLostWhileTheJournalLoads_TheLoadIsCutShort_AndTheLockIsTakenAgain_BeforeATermStarts()
+    {
+        // Given an activation whose journal load is under way
+        var api = new FakeMappingApi();
+        var journal = new LockLostWhileLoadingJournal();
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var time = new FakeTimeProvider(T0);
+        var engine = new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(new SyncOptions()),
+            new InflowTracker(10), journal, DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
+        await engine.StartAsync(CancellationToken.None);
+        var activation = engine.EnsureCurrentAsync(CancellationToken.None);
+        await journal.FirstLoadStarted.Task.WaitAsync(TimeSpan.FromSeconds(5));
+
+        // When the lock is lost before the load ends (another replica may hold it now, and compact under it)
+        journal.Lose();
+        journal.FirstLoadMayEnd.SetResult();
+
+        // Then that load does not go on, and no term starts on the lost lock: the lock is taken again (after the
+        // broker's retry pause, on the clock) and loaded again
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!activation.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(activation, Task.Delay(20));
+        }
+
+        await activation.WaitAsync(TimeSpan.FromSeconds(1));
+        Assert.True(journal.FirstLoadCutShort, "the load went on after the lock was lost");
+        Assert.Equal(2, journal.Acquires);
+        Assert.Equal(2, journal.Loads);
+        await engine.StopAsync(CancellationToken.None);
+    }
+
     [Fact]
     public async Task Activation_WhenTheJournalCannotBeReadAndTheFirstBatchGivesUp_IsTriedAgain_AndTheNextBatchGetsTheRowsReadThen()
     {
