@@ -151,7 +151,7 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
             }
 
             var state = new SchemaSync(schema, api, sync.Value, inflow, refused, metrics, logger, time) { NotBefore = term.NotBefore };
-            state.Load(rows.Rows, term.Journal.For(slot.SchemaId));
+            state.Load(rows.Rows, term.Journal.For(slot.SchemaId), term.Journal.For(SchemaSync.TombstonesOf(slot.SchemaId)));
             state.JournalPending = term.Committer!.Ring;
             lock (_termLock)
             {

@@ -17,8 +17,6 @@ internal sealed partial class SchemaSync
     private readonly Dictionary<string, DateTimeOffset> _hostDeletedAt = new(StringComparer.Ordinal);
     // Decommissions of hosts that had no row: no row carries their time into the journal, so an entry of its own does.
     private readonly HashSet<string> _unjournaledTombstones = new(StringComparer.Ordinal);
-    // The key of such an entry: no row's key starts with NUL (source values come from the inventory's JSON).
-    private const string TombstoneKeyPrefix = "\u0000host:";
 
     /// <summary>Applies a decommission to every known row of the host; older events of the host may not create new rows (while this process runs).</summary>
     private Task<KeyOutcome> DecommissionHost(string host, InventoryEvent e, ActivityContext batch, EventCopy? copy)
@@ -63,16 +61,22 @@ internal sealed partial class SchemaSync
         return state;
     }
 
-    /// <summary>The host a row of a host-keyed schema (or a journaled tombstone) belongs to: its key's host part.</summary>
-    private string HostOf(string key) => IsTombstoneKey(key) ? key[TombstoneKeyPrefix.Length..] : key.Split(Separator)[_hostIndex];
+    /// <summary>The host a row of a host-keyed schema belongs to: its key's host part.</summary>
+    private string HostOf(string key) => key.Split(Separator)[_hostIndex];
 
-    private static bool IsTombstoneKey(string key) => key.StartsWith(TombstoneKeyPrefix, StringComparison.Ordinal);
+    /// <summary>
+    /// Where the journal keeps the schema's tombstones of hosts without rows: a journal schema id of their own, keyed
+    /// by the host. Apart from the rows, so that no row's key can be taken for one, and a version that knows nothing
+    /// of them never reads them (it asks the journal for its schemas' rows only).
+    /// </summary>
+    public static string TombstonesOf(string schemaId) => "\u0000tombstones:" + schemaId;
 
-    /// <summary>The journal entries of decommissions of hosts without rows, taken with the rows' (under the lock).</summary>
+    /// <summary>The journal entries of decommissions of hosts without rows, taken with the rows' (under the lock). Expired ones stop nothing: not journaled.</summary>
     private IEnumerable<JournalEntry> TakeTombstoneEntries()
     {
-        var entries = _unjournaledTombstones.Where(_hostDeletedAt.ContainsKey)
-            .Select(host => new JournalEntry(Schema.SchemaId, TombstoneKeyPrefix + host, NoLabels, _hostDeletedAt[host], [], ReplacesEvents: false)).ToList();
+        var now = _time.GetUtcNow();
+        var entries = _unjournaledTombstones.Where(host => _hostDeletedAt.TryGetValue(host, out var at) && now - at < _options.DeleteRetention)
+            .Select(host => new JournalEntry(TombstonesOf(Schema.SchemaId), host, NoLabels, _hostDeletedAt[host], [], ReplacesEvents: false)).ToList();
         _unjournaledTombstones.Clear();
         return entries;
     }

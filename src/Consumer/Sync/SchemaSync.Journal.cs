@@ -56,9 +56,9 @@ internal sealed partial class SchemaSync
         {
             foreach (var entry in entries)
             {
-                if (IsTombstoneKey(entry.Key))
+                if (entry.SchemaId == TombstonesOf(Schema.SchemaId))
                 {
-                    _unjournaledTombstones.Add(HostOf(entry.Key));
+                    _unjournaledTombstones.Add(entry.Key);
                     continue;
                 }
 
@@ -84,7 +84,11 @@ internal sealed partial class SchemaSync
     /// where both differ are queued for writing, with the events that wait on them. A row whose source values hold
     /// the key separator cannot be told from another row's: left alone.
     /// </summary>
-    public void Load(IEnumerable<IReadOnlyDictionary<string, string>> rows, IReadOnlyDictionary<string, JournalRow>? journal = null)
+    /// <param name="rows">Flashduty's rows.</param>
+    /// <param name="journal">The journal's rows of the schema.</param>
+    /// <param name="tombstones">The journal's tombstones of the schema's hosts that had no rows (<see cref="TombstonesOf"/>).</param>
+    public void Load(IEnumerable<IReadOnlyDictionary<string, string>> rows, IReadOnlyDictionary<string, JournalRow>? journal = null,
+        IReadOnlyDictionary<string, JournalRow>? tombstones = null)
     {
         lock (_sync)
         {
@@ -97,10 +101,9 @@ internal sealed partial class SchemaSync
             }
 
             _projectedRows = _keys.Values.Count(k => k.Latest is not null);
-            RestoreHostTombstones(journal);
+            RestoreHostTombstones(journal, tombstones);
             foreach (var (key, saved) in journal ?? new Dictionary<string, JournalRow>())
             {
-                if (IsTombstoneKey(key)) continue; // a host's tombstone, restored above
                 if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
                 foreach (var (label, (value, at)) in saved.Labels)
                 {
@@ -125,17 +128,23 @@ internal sealed partial class SchemaSync
     /// <summary>
     /// A decommission stamps every row its host has, and those rows are journaled: their times give the host's
     /// tombstone back, so that after a restart, as before it, an older event for another combination of the host
-    /// creates no row (see <see cref="DecommissionHost"/>). After Flashduty's rows are loaded: a row found there that
+    /// creates no row (see <see cref="DecommissionHost"/>); a host that had no rows has an entry of its own
+    /// (<see cref="TombstonesOf"/>). After Flashduty's rows are loaded: a row found there that
     /// the journal does not know is not the service's to delete. Under the lock.
     /// </summary>
-    private void RestoreHostTombstones(IReadOnlyDictionary<string, JournalRow>? journal)
+    private void RestoreHostTombstones(IReadOnlyDictionary<string, JournalRow>? journal, IReadOnlyDictionary<string, JournalRow>? tombstones)
     {
-        if (!_hostKeyed || journal is null) return;
-        foreach (var (key, saved) in journal)
+        if (!_hostKeyed) return;
+        var now = _time.GetUtcNow();
+        var restored = (journal ?? Empty).Select(r => (Host: HostOf(r.Key), r.Value.DeletedAt)).Concat((tombstones ?? Empty).Select(t => (Host: t.Key, t.Value.DeletedAt)));
+        foreach (var (host, deletedAt) in restored)
         {
-            if (saved.DeletedAt is { } deleted) Tombstone(HostOf(key), deleted);
+            // Past the retention a tombstone stops nothing (see ForgetOldTombstones).
+            if (deletedAt is { } deleted && now - deleted < _options.DeleteRetention) Tombstone(host, deleted);
         }
     }
+
+    private static readonly IReadOnlyDictionary<string, JournalRow> Empty = new Dictionary<string, JournalRow>();
 
     /// <summary>
     /// The key of a downloaded row; null for a row missing a label, or whose source values hold the key separator (it

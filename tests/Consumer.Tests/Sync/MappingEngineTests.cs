@@ -105,8 +105,9 @@ public sealed class MappingEngineTests
             await Task.WhenAny(activation, Task.Delay(20));
         }
 
-        await activation.WaitAsync(TimeSpan.FromSeconds(1));
+        var term = await activation.WaitAsync(TimeSpan.FromSeconds(1));
         Assert.True(journal.FirstLoadCutShort, "the load went on after the lock was lost");
+        Assert.True(await engine.CommitAsync(term, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)), "the term that started is not live");
         Assert.Equal(2, journal.Acquires);
         Assert.Equal(2, journal.Loads);
         await engine.StopAsync(CancellationToken.None);
