@@ -21,6 +21,27 @@ internal sealed partial class RabbitMqRowJournal
     // This term's records carry it as their app-id: a background compaction knows them without reading them.
     private string _ownId = "";
 
+    /// <summary>
+    /// The channel a load or compaction reads and republishes on: one of the lock's connection while this replica
+    /// holds the lock. The records it holds unacknowledged then go back to the queue the moment the lock goes (the
+    /// broker closes both at once), so the next holder's load never runs without them. On a connection of their own
+    /// they stayed held until this replica noticed the loss, up to the lock's loss detection: the next holder loaded
+    /// without them, and its term ran with older rows (review of #13).
+    /// </summary>
+    private async Task<IChannel> ReadingChannelAsync(CancellationToken ct)
+    {
+        await _broker.GetAsync(ct); // declares the queues
+        return _lock is { IsOpen: true } held
+            ? await held.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct)
+            : await _broker.OpenExtraAsync(ct);
+    }
+
+    /// <summary>For tests: runs once a load or compaction has read every record (and holds them unacknowledged).</summary>
+    internal Func<Task>? ReadForTests { get; set; }
+
+    /// <summary>For tests: the lock's connection goes, as when the broker drops it.</summary>
+    internal Task DropLockForTestsAsync() => _lock?.AbortAsync() ?? Task.CompletedTask;
+
     /// <summary>Whether a tail of <paramref name="appends"/> records and <paramref name="bytes"/> is worth merging into the last merge.</summary>
     internal static bool WorthCompacting(int appends, long bytes, long mergedBytes) =>
         appends >= CompactAtMostAfterAppends || ((appends >= CompactAfterAppends || bytes >= CompactAfterBytes) && bytes >= mergedBytes);
@@ -63,7 +84,7 @@ internal sealed partial class RabbitMqRowJournal
         {
             // Its image went with the term (released, or not loaded yet in the next): nothing of it is in memory.
             if (!load && (_ownId.Length == 0 || _term != term)) return new JournalState();
-            await using var channel = await _broker.OpenExtraAsync(ct); // the queue is declared by then
+            await using var channel = await ReadingChannelAsync(ct);
             // Every record up to a fence of its own: a message count can fall short (a quorum queue's, just after its
             // leader moved, did: the newest records stayed unread and the term started without them, rows = older values).
             var fence = Guid.NewGuid().ToString("N");
@@ -112,6 +133,7 @@ internal sealed partial class RabbitMqRowJournal
                 else FoldForeign(record, foreign);
             }
 
+            await (ReadForTests?.Invoke() ?? Task.CompletedTask);
             if (load)
             {
                 // An empty journal: nobody held it before, so no write of a previous holder can be in flight.

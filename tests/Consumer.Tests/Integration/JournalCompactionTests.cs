@@ -105,4 +105,48 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
                 await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
         }
     }
+
+    [Fact]
+    public async Task ALoadCutOffFromTheLock_HoldingEveryRecord_DoesNotKeepThemFromTheNextHoldersLoad()
+    {
+        // Given a journal with rows, and a replica whose load has read every record (held unacknowledged)
+        var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-cutoff-{Guid.NewGuid():N}"[..24] });
+        await using var first = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+        await using var next = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+        try
+        {
+            var lease = await first.AcquireAsync(CancellationToken.None);
+            await first.LoadAsync(CancellationToken.None);
+            for (var i = 0; i < 10; i++) await first.AppendAsync([Row($"web-{i}", $"o{i}", i, $"e{i}")], CancellationToken.None);
+            await first.ReleaseAsync(lease, clean: false, CancellationToken.None);
+            await first.AcquireAsync(CancellationToken.None);
+            var read = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var goOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            first.ReadForTests = async () =>
+            {
+                read.TrySetResult();
+                await goOn.Task;
+            };
+            var cutOff = first.LoadAsync(CancellationToken.None);
+            await read.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+            // When its lock goes (the broker dropped the connection) before it noticed, and another replica takes the
+            // journal and loads it
+            await first.DropLockForTestsAsync();
+            await next.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+            var loaded = await next.LoadAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(40));
+
+            // Then the next holder loads every row: the records went back to the queue with the lock
+            Assert.Equal(10, loaded.Schemas["s1"].Count);
+            Assert.Equal(["e3"], loaded.Schemas["s1"]["web-3"].Events.Select(c => c.MessageId));
+            goOn.SetResult();
+            await Assert.ThrowsAnyAsync<Exception>(() => cutOff.WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            await using var channel = await broker.Connection.CreateChannelAsync();
+            foreach (var q in new[] { options.Value.JournalQueue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
+                await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
+        }
+    }
 }
