@@ -71,12 +71,18 @@ internal sealed partial class SchemaSync
     /// </summary>
     public static string TombstonesOf(string schemaId) => "\u0000tombstones:" + schemaId;
 
+    private string TombstonesId => _tombstonesId ??= TombstonesOf(Schema.SchemaId);
+    private string? _tombstonesId;
+
+    /// <summary>Whether a decommission at <paramref name="deletedAt"/> still stops older events: within <see cref="SyncOptions.DeleteRetention"/>.</summary>
+    private bool StillStops(DateTimeOffset deletedAt, DateTimeOffset now) => now - deletedAt < _options.DeleteRetention;
+
     /// <summary>The journal entries of decommissions of hosts without rows, taken with the rows' (under the lock). Expired ones stop nothing: not journaled.</summary>
     private IEnumerable<JournalEntry> TakeTombstoneEntries()
     {
         var now = _time.GetUtcNow();
-        var entries = _unjournaledTombstones.Where(host => _hostDeletedAt.TryGetValue(host, out var at) && now - at < _options.DeleteRetention)
-            .Select(host => new JournalEntry(TombstonesOf(Schema.SchemaId), host, NoLabels, _hostDeletedAt[host], [], ReplacesEvents: false)).ToList();
+        var entries = _unjournaledTombstones.Where(host => _hostDeletedAt.TryGetValue(host, out var at) && StillStops(at, now))
+            .Select(host => new JournalEntry(TombstonesId, host, NoLabels, _hostDeletedAt[host], [], ReplacesEvents: false)).ToList();
         _unjournaledTombstones.Clear();
         return entries;
     }
@@ -95,7 +101,7 @@ internal sealed partial class SchemaSync
         var now = _time.GetUtcNow();
         foreach (var (host, at) in _hostDeletedAt.ToList())
         {
-            if (now - at >= _options.DeleteRetention) _hostDeletedAt.Remove(host);
+            if (!StillStops(at, now)) _hostDeletedAt.Remove(host);
         }
     }
 }

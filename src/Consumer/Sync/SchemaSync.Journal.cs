@@ -56,7 +56,7 @@ internal sealed partial class SchemaSync
         {
             foreach (var entry in entries)
             {
-                if (entry.SchemaId == TombstonesOf(Schema.SchemaId))
+                if (entry.SchemaId == TombstonesId)
                 {
                     _unjournaledTombstones.Add(entry.Key);
                     continue;
@@ -102,7 +102,7 @@ internal sealed partial class SchemaSync
 
             _projectedRows = _keys.Values.Count(k => k.Latest is not null);
             RestoreHostTombstones(journal, tombstones);
-            foreach (var (key, saved) in journal ?? new Dictionary<string, JournalRow>())
+            foreach (var (key, saved) in journal ?? Empty)
             {
                 if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
                 foreach (var (label, (value, at)) in saved.Labels)
@@ -136,11 +136,11 @@ internal sealed partial class SchemaSync
     {
         if (!_hostKeyed) return;
         var now = _time.GetUtcNow();
-        var restored = (journal ?? Empty).Select(r => (Host: HostOf(r.Key), r.Value.DeletedAt)).Concat((tombstones ?? Empty).Select(t => (Host: t.Key, t.Value.DeletedAt)));
-        foreach (var (host, deletedAt) in restored)
+        // Past the retention a tombstone stops nothing (see ForgetOldTombstones). Only rows with a decommission need their key split.
+        var rows = (journal ?? Empty).Where(r => r.Value.DeletedAt is not null).Select(r => (Host: HostOf(r.Key), r.Value.DeletedAt));
+        foreach (var (host, deletedAt) in rows.Concat((tombstones ?? Empty).Select(t => (Host: t.Key, t.Value.DeletedAt))))
         {
-            // Past the retention a tombstone stops nothing (see ForgetOldTombstones).
-            if (deletedAt is { } deleted && now - deleted < _options.DeleteRetention) Tombstone(host, deleted);
+            if (deletedAt is { } deleted && StillStops(deleted, now)) Tombstone(host, deleted);
         }
     }
 
