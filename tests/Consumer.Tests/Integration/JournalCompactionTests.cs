@@ -62,9 +62,7 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
         }
         finally
         {
-            await using var channel = await broker.Connection.CreateChannelAsync();
-            foreach (var q in new[] { queue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
-                await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
+            await broker.DeleteQueuesAsync(queue, options.Value.LockQueue, options.Value.JournalUnreadableQueue);
         }
     }
 
@@ -100,9 +98,7 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
         }
         finally
         {
-            await using var channel = await broker.Connection.CreateChannelAsync();
-            foreach (var q in new[] { options.Value.JournalQueue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
-                await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
+            await broker.DeleteQueuesAsync(options.Value.JournalQueue, options.Value.LockQueue, options.Value.JournalUnreadableQueue);
         }
     }
 
@@ -144,9 +140,7 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
         }
         finally
         {
-            await using var channel = await broker.Connection.CreateChannelAsync();
-            foreach (var q in new[] { options.Value.JournalQueue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
-                await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
+            await broker.DeleteQueuesAsync(options.Value.JournalQueue, options.Value.LockQueue, options.Value.JournalUnreadableQueue);
         }
     }
 }

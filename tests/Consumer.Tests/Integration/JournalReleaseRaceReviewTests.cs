@@ -51,9 +51,7 @@ public sealed class JournalReleaseRaceReviewTests(RabbitMqFixture broker)
         }
         finally
         {
-            await using var channel = await broker.Connection.CreateChannelAsync();
-            foreach (var q in new[] { options.Value.JournalQueue, options.Value.LockQueue, options.Value.JournalUnreadableQueue })
-                await channel.QueueDeleteAsync(q, ifUnused: false, ifEmpty: false);
+            await broker.DeleteQueuesAsync(options.Value.JournalQueue, options.Value.LockQueue, options.Value.JournalUnreadableQueue);
         }
     }
 

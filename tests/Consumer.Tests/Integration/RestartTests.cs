@@ -124,9 +124,7 @@ public sealed class RestartTests(RabbitMqFixture broker)
         }
         finally
         {
-            await using var channel = await broker.Connection.CreateChannelAsync();
-            await channel.QueueDeleteAsync(options.Value.JournalQueue, ifUnused: false, ifEmpty: false);
-            await channel.QueueDeleteAsync(options.Value.LockQueue, ifUnused: false, ifEmpty: false);
+            await broker.DeleteQueuesAsync(options.Value.JournalQueue, options.Value.LockQueue);
         }
     }
 
@@ -171,9 +169,7 @@ public sealed class RestartTests(RabbitMqFixture broker)
         }
         finally
         {
-            await using var channel = await broker.Connection.CreateChannelAsync();
-            foreach (var queue in new[] { options.Value.JournalQueue, options.Value.LockQueue, unreadable })
-                await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
+            await broker.DeleteQueuesAsync(options.Value.JournalQueue, options.Value.LockQueue, unreadable);
         }
     }
 

@@ -56,6 +56,13 @@ public class RabbitMqFixture : IAsyncLifetime
         return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
     }
 
+    /// <summary>Deletes the queues a test declared, whatever they hold.</summary>
+    public async Task DeleteQueuesAsync(params string[] queues)
+    {
+        await using var channel = await Connection.CreateChannelAsync();
+        foreach (var queue in queues) await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
+    }
+
     /// <summary>Whether the queue exists (a channel of its own: the refusal of a missing queue closes it).</summary>
     public async Task<bool> ExistsAsync(string queue)
     {

@@ -108,17 +108,22 @@ public sealed class MultiLabelTests
         Assert.Equal("new", Assert.Single(api.Rows.Values)["owner"]);
     }
 
+    /// <summary>One term in which host a, holding <paramref name="rows"/>, is decommissioned at T0 + 5 min: what it journaled.</summary>
+    private static async Task<JournalState> JournaledDecommissionAsync(FakeMappingApi api, Dictionary<string, string>[] rows)
+    {
+        var journal = new JournalState();
+        await using var first = new SchemaSyncUnderTest(api, HostEnv, rows);
+        await first.SettleAsync([first.Apply(Decommission("a", T0.AddMinutes(5)))]);
+        foreach (var entry in first.Sync.TakeJournalEntries()) journal.Merge(entry);
+        return journal;
+    }
+
     [Fact]
     public async Task OlderProvisionOfANewCombination_AfterARestartPastTheHostsDecommission_DoesNotCreateIt()
     {
         // Given a host decommissioned in one term, its rows journaled (and gone from Flashduty)
         var api = new FakeMappingApi();
-        var journal = new JournalState();
-        await using (var first = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice")]))
-        {
-            await first.SettleAsync([first.Apply(Decommission("a", T0.AddMinutes(5)))]);
-            foreach (var entry in first.Sync.TakeJournalEntries()) journal.Merge(entry);
-        }
+        var journal = await JournaledDecommissionAsync(api, [Row("a", "prod", "alice")]);
 
         Assert.Empty(api.Rows);
 
@@ -138,12 +143,7 @@ public sealed class MultiLabelTests
     {
         // Given a decommission of a host that has no row yet (it overtook the host's provisioning), journaled
         var api = new FakeMappingApi();
-        var journal = new JournalState();
-        await using (var first = new SchemaSyncUnderTest(api, HostEnv))
-        {
-            await first.SettleAsync([first.Apply(Decommission("a", T0.AddMinutes(5)))]);
-            foreach (var entry in first.Sync.TakeJournalEntries()) journal.Merge(entry);
-        }
+        var journal = await JournaledDecommissionAsync(api, []);
 
         // When the next term starts from the journal and the older provisioning arrives
         await using var next = new SchemaSyncUnderTest(api, HostEnv);
