@@ -65,7 +65,18 @@ public sealed partial class MappingEngine
         term.Committer = new JournalCommitter(journal, () => term.SchemasNow(_termLock), logger, time, BrokerRetry);
         term.Track(Task.Run(() => term.Committer.RunAsync(term.Ended), CancellationToken.None));
         // All at once, paced by the account limiter; one not readable before (no definition) is its probe's to load.
-        await Task.WhenAll(_slots.Where(slot => slot.Definition is not null).Select(slot => StartSchemaAsync(slot, term, ct)));
+        try
+        {
+            await Task.WhenAll(_slots.Where(slot => slot.Definition is not null).Select(slot => StartSchemaAsync(slot, term, ct)));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopped while the term starts: it is published all the same, for the stop to end it and let the journal
+            // go (cleanly when nothing can be in flight, so that the next holder need not wait); its batches see the stop.
+            lock (_termLock) _term = term;
+            lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
+            throw;
+        }
 
         lock (_termLock)
         {
@@ -105,6 +116,14 @@ public sealed partial class MappingEngine
                 }
                 catch (OperationCanceledException) when (lease.IsCancellationRequested && !ct.IsCancellationRequested)
                 {
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    // Stopped during the load: the lock goes now, not when the connection closes (not cleanly: the load
+                    // may already have started this term in the journal).
+                    using var release = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    await journal.ReleaseAsync(lease, clean: false, release.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    throw;
                 }
             }
 
@@ -158,6 +177,10 @@ public sealed partial class MappingEngine
     public async Task QuiesceAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
+        // A term that was starting stops short and is ended like any other (see ActivateAsync).
+        Task? activating;
+        lock (_termLock) activating = _activating;
+        if (activating is not null) await activating.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         ReplicaTerm? term;
         lock (_termLock) term = _term;
         if (term is not null) await EndTermAsync(term, cancellationToken);
@@ -180,7 +203,8 @@ public sealed partial class MappingEngine
         {
             await term.Committer!.FlushAsync(cancellationToken);
             await Task.WhenAll(schemas.Select(s => s.QuiesceAsync(cancellationToken)));
-            clean = schemas.All(s => s.Idle);
+            // Within the wait for a predecessor that did not let go, its last request may still land: the next holder waits for it too.
+            clean = schemas.All(s => s.Idle) && time.GetUtcNow() >= term.NotBefore;
         }
         catch (Exception ex)
         {

@@ -61,10 +61,23 @@ internal sealed class FakeMappingApi : IMappingApi
 
     public int DownloadCalls { get; private set; }
 
-    public Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct) =>
-        ++DownloadCalls > 0 && DownloadFailure is { } failure
-            ? Task.FromException<SchemaRows>(failure)
-            : Task.FromResult(new SchemaRows(Rows.Values.Select(r => new Dictionary<string, string>(r)).ToList(), "fake"));
+    /// <summary>While set, downloads wait for it (or for their cancellation); <see cref="DownloadWaiting"/> is set once one waits.</summary>
+    public TaskCompletionSource? DownloadGate { get; set; }
+
+    public TaskCompletionSource DownloadWaiting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct)
+    {
+        ++DownloadCalls;
+        if (DownloadGate is { } gate)
+        {
+            DownloadWaiting.TrySetResult();
+            await gate.Task.WaitAsync(ct);
+        }
+
+        if (DownloadFailure is { } failure) throw failure;
+        return new SchemaRows(Rows.Values.Select(r => new Dictionary<string, string>(r)).ToList(), "fake");
+    }
 
     public async Task<(IReadOnlyList<string> Keys, string? RequestId)> UpsertAsync(string schemaId, IReadOnlyList<IReadOnlyDictionary<string, string>> docs,
         IReadOnlyList<ActivityLink> links, CancellationToken ct)

@@ -113,6 +113,69 @@ public sealed class MappingEngineTests
         await engine.StopAsync(CancellationToken.None);
     }
 
+    /// <summary>
+    /// A replica stopped while its term starts (journal loaded, Flashduty's rows being read again; nothing written):
+    /// the term was published only once every schema had loaded, so the stop found no term to end, the journal was
+    /// never released, and the next holder waited AttemptTimeout + LossDetection (35 s) before its first write (CI:
+    /// QueueMigrationReviewTests timed out on it under load).
+    /// </summary>
+    [Fact]
+    public async Task StoppedWhileTheTermStarts_BeforeAnyWrite_TheJournalIsReleasedCleanly()
+    {
+        // Given an activation that has loaded the journal and waits for Flashduty's rows
+        var api = new FakeMappingApi();
+        var journal = new InMemoryRowJournal();
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var engine = new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(new SyncOptions()),
+            new InflowTracker(10), journal, DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, new FakeTimeProvider(T0));
+        await engine.StartAsync(CancellationToken.None);
+        api.DownloadGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var activation = engine.EnsureCurrentAsync(CancellationToken.None);
+        await api.DownloadWaiting.Task.WaitAsync(TimeSpan.FromSeconds(5));
+
+        // When the service stops
+        await engine.QuiesceAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        await engine.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        await Record.ExceptionAsync(() => activation);
+
+        // Then the next holder finds the journal let go cleanly: no write of this replica can be in flight
+        await journal.AcquireAsync(CancellationToken.None);
+        Assert.True((await journal.LoadAsync(CancellationToken.None)).CleanlyReleased,
+            "a replica stopped before its first write left the journal as if it had died mid-write: its successor waits 35 s");
+    }
+
+    /// <summary>
+    /// A term whose predecessor did not let go cleanly waits AttemptTimeout + LossDetection before its first write: that
+    /// predecessor's last request may still be in flight. Stopped within that wait, it released the journal "cleanly"
+    /// (none of its own writes was in flight), and its successor wrote at once, while the request it had waited for could
+    /// still land after.
+    /// </summary>
+    [Fact]
+    public async Task StoppedWithinTheWaitForAPredecessorThatDidNotLetGo_TheJournalIsNotReleasedAsClean()
+    {
+        // Given a journal whose last holder did not let go (it died, or was cut off mid-write)
+        var api = new FakeMappingApi();
+        var journal = new InMemoryRowJournal();
+        await journal.AcquireAsync(CancellationToken.None);
+        await journal.LoadAsync(CancellationToken.None);
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var time = new FakeTimeProvider(T0);
+        var engine = new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(new SyncOptions()),
+            new InflowTracker(10), journal, DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
+        await engine.StartAsync(CancellationToken.None);
+        await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+
+        // When this replica stops before that predecessor's longest request is over
+        time.Advance(TimeSpan.FromSeconds(1));
+        await engine.QuiesceAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        await engine.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+
+        // Then its successor still waits for it
+        await journal.AcquireAsync(CancellationToken.None);
+        Assert.False((await journal.LoadAsync(CancellationToken.None)).CleanlyReleased,
+            "released as clean within the wait for a predecessor's request: the successor writes while that request may still land");
+    }
+
     [Fact]
     public async Task Activation_WhenTheJournalCannotBeReadAndTheFirstBatchGivesUp_IsTriedAgain_AndTheNextBatchGetsTheRowsReadThen()
     {
