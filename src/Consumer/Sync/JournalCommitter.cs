@@ -18,6 +18,12 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
     private readonly SemaphoreSlim _round = new(1, 1);
     private TaskCompletionSource<bool> _next = NewGroup();
     private bool _ended;
+    private volatile Failure? _failing;
+
+    /// <summary>Why appends fail and since when; null once one succeeds (see <see cref="MappingEngine.NotReadyReason"/>).</summary>
+    public Failure? Failing => _failing;
+
+    public sealed record Failure(string Problem, DateTimeOffset Since);
 
     /// <summary>True once everything applied before the call is durable; false when the term ended first.</summary>
     public Task<bool> CommitAsync(CancellationToken ct)
@@ -112,13 +118,16 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
                     using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     limit.CancelAfter(AppendLimit);
                     await journal.AppendAsync([.. taken.SelectMany(t => t.Entries)], limit.Token).ConfigureAwait(false);
+                    _failing = null;
                     group.TrySetResult(true);
                     return;
                 }
                 catch (Exception ex) when (!ct.IsCancellationRequested)
                 {
                     foreach (var (schema, entries) in taken) schema.ReturnJournalEntries(entries);
-                    Log.JournalAppendFailed(logger, ex is OperationCanceledException ? $"no confirm within {AppendLimit.TotalSeconds:0} s" : ex.Message, retry);
+                    var problem = Describe(ex);
+                    _failing = new Failure(problem, _failing?.Since ?? time.GetUtcNow());
+                    Log.JournalAppendFailed(logger, problem, retry);
                     await Task.Delay(retry, time, ct).ConfigureAwait(false);
                 }
                 catch
@@ -134,6 +143,20 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
             if (!group.Task.IsCompleted) Unconfirmed(group, ct);
         }
     }
+
+    /// <summary>What an operator reads of a failed append (log, readiness).</summary>
+    /// <remarks>
+    /// Out of memory is not the broker's fault and does not pass by itself: the rows changed and not yet written (each
+    /// with its events' copies) outgrew the heap. Said with what to do, not as the runtime's "insufficient memory".
+    /// </remarks>
+    private static string Describe(Exception ex) => ex switch
+    {
+        OutOfMemoryException => $"out of memory: the {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20} MB the GC may use are too few for the rows " +
+                                "changed and not yet written; raise the memory limit (allow ~2 KB of heap per such row, on top of the window: README, " +
+                                "\"Sizing memory\")",
+        OperationCanceledException => $"no confirm within {AppendLimit.TotalSeconds:0} s",
+        _ => ex.Message,
+    };
 
     /// <summary>A round ends without its record confirmed.</summary>
     /// <remarks>

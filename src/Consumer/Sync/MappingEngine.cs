@@ -35,8 +35,17 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
 
     /// <summary>Why the engine is not ready, or null when it is.</summary>
     public string? NotReadyReason =>
-        !Loaded ? "schemas are not loaded yet" : _slots.Select(s => s.LoadProblem is { } p ? $"schema {s.SchemaId} is not loaded: {p}"
+        !Loaded ? "schemas are not loaded yet"
+        : JournalProblem() ?? _slots.Select(s => s.LoadProblem is { } p ? $"schema {s.SchemaId} is not loaded: {p}"
             : s.Sync?.PausedReason is { } r ? $"schema {s.SchemaId}: {r}" : null).FirstOrDefault(r => r is not null);
+
+    // A blip (a broker restart) costs a round or two; longer, every batch waits with its events unacknowledged.
+    private static readonly TimeSpan JournalFailingFor = TimeSpan.FromSeconds(10);
+
+    private string? JournalProblem() =>
+        CurrentTerm()?.Committer?.Failing is { } failing && time.GetUtcNow() - failing.Since >= JournalFailingFor
+            ? $"the row journal cannot be appended to since {failing.Since:u} ({failing.Problem}): events stay unacknowledged until it can"
+            : null;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

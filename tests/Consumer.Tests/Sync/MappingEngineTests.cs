@@ -41,6 +41,27 @@ public sealed class MappingEngineTests
         }
     }
 
+    /// <summary>A journal whose appends throw <see cref="Failure"/> while it is set.</summary>
+    private sealed class FailingAppendJournal : IRowJournal
+    {
+        private readonly InMemoryRowJournal _inner = new();
+        public Func<Exception>? Failure { get; set; }
+        public int Failed { get; private set; }
+        public bool HandoverWanted { get; set; }
+        public Action? HandoverRequested { get; set; }
+        public TimeSpan LossDetection => TimeSpan.Zero;
+        public Task<CancellationToken> AcquireAsync(CancellationToken ct) => _inner.AcquireAsync(ct);
+        public Task<JournalState> LoadAsync(CancellationToken ct) => _inner.LoadAsync(ct);
+        public Task ReleaseAsync(CancellationToken lease, bool clean, CancellationToken ct) => _inner.ReleaseAsync(lease, clean, ct);
+
+        public Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
+        {
+            if (Failure is not { } failure) return _inner.AppendAsync(entries, ct);
+            Failed++;
+            throw failure();
+        }
+    }
+
     /// <summary>A journal whose first load waits until the test lets it go, losing the lock meanwhile.</summary>
     private sealed class LockLostWhileLoadingJournal : IRowJournal
     {
@@ -174,6 +195,57 @@ public sealed class MappingEngineTests
         await journal.AcquireAsync(CancellationToken.None);
         Assert.False((await journal.LoadAsync(CancellationToken.None)).CleanlyReleased,
             "released as clean within the wait for a predecessor's request: the successor writes while that request may still land");
+    }
+
+    /// <summary>
+    /// Appends to the journal that keep failing (the heap too small for the rows not yet written: the runtime's
+    /// OutOfMemoryException on every append) held every batch, unacknowledged, for ever, while readiness stayed green and
+    /// the log said "Insufficient memory to continue the execution of the program".
+    /// </summary>
+    [Fact]
+    public async Task JournalAppendsFailingOutOfMemory_MakeTheServiceNotReady_SayingWhatToDo_UntilOneSucceeds()
+    {
+        // Given an active replica whose journal appends run out of memory
+        var api = new FakeMappingApi();
+        var journal = new FailingAppendJournal { Failure = () => new OutOfMemoryException() };
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var time = new FakeTimeProvider(T0);
+        var engine = new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(new SyncOptions()),
+            new InflowTracker(10), journal, DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
+        await engine.StartAsync(CancellationToken.None);
+        var term = await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        var commit = engine.CommitAsync(term, CancellationToken.None);
+        await Support.Eventually.UntilAsync(() => journal.Failed >= 1, TimeSpan.FromSeconds(5), "an append to fail");
+        Assert.Null(engine.NotReadyReason); // one failed round is a blip
+
+        // When they keep failing for longer than a blip (retried every second, on the clock)
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (journal.Failed < 12 && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(10);
+        }
+
+        // Then the service is not ready, and says why and what to do
+        var reason = engine.NotReadyReason;
+        Assert.NotNull(reason);
+        Assert.Contains("row journal cannot be appended to", reason);
+        Assert.Contains("out of memory", reason);
+        Assert.Contains("raise the memory limit", reason);
+        Assert.False(commit.IsCompleted, "not durable: its events may not be acknowledged");
+
+        // And once an append succeeds, it is ready again and the batch is answered
+        journal.Failure = null;
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!commit.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(commit, Task.Delay(20));
+        }
+
+        Assert.True(await commit.WaitAsync(TimeSpan.FromSeconds(1)));
+        Assert.Null(engine.NotReadyReason);
+        await engine.StopAsync(CancellationToken.None);
     }
 
     [Fact]
