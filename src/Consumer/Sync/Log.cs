@@ -63,6 +63,9 @@ public static partial class Log
     [LoggerMessage(EventId = 121, Level = LogLevel.Information, Message = "Another replica with events in hand asks for the row journal; this one consumes nothing and hands it over cleanly")]
     public static partial void HandingOver(ILogger logger);
 
+    [LoggerMessage(EventId = 145, Level = LogLevel.Information, Message = "Stopped while term {Term} started: it ends without having written, and lets the row journal go")]
+    public static partial void StoppedWhileActivating(ILogger logger, long term);
+
     [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Activated (term {Term}): {Rows} journaled rows over {Schemas} schemas; the previous holder {How}; first write not before {NotBefore:O}")]
     public static partial void Activated(ILogger logger, long term, int rows, int schemas, string how, DateTimeOffset notBefore);
 

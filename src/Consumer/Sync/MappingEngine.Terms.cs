@@ -43,6 +43,8 @@ public sealed partial class MappingEngine
     /// <summary>The activation under way, or a new one. Under the term lock.</summary>
     private Task<ReplicaTerm> Activating()
     {
+        // None once stopping: the stop ends the activation it finds under way (QuiesceAsync), and no later one.
+        if (_stopping.IsCancellationRequested) return Task.FromCanceled<ReplicaTerm>(_stopping.Token);
         // A start cut short (cancelled, failed) is tried again by the next batch, not cached as its outcome.
         if (_activating is { IsCompleted: true }) _activating = null;
         // Shared by every batch, so not bound to the first batch's token (a broker blip cancels that one).
@@ -60,8 +62,12 @@ public sealed partial class MappingEngine
         var wait = state.CleanlyReleased ? TimeSpan.Zero
             : state.Term == _lastOwnTerm ? flashduty.Value.AttemptTimeout
             : flashduty.Value.AttemptTimeout + journal.LossDetection;
-        var term = new ReplicaTerm(state.Term + 1, Interlocked.Increment(ref _terms), state, lease) { NotBefore = time.GetUtcNow() + wait };
-        _lastOwnTerm = term.Number;
+        var notBefore = time.GetUtcNow() + wait;
+        // Taken back from its own term (demoted, or handed over and taken again): that term's own wait for an earlier
+        // holder that did not let go is not over just because the term is.
+        if (state.Term == _lastOwnTerm && _lastOwnNotBefore > notBefore) notBefore = _lastOwnNotBefore;
+        var term = new ReplicaTerm(state.Term + 1, Interlocked.Increment(ref _terms), state, lease) { NotBefore = notBefore };
+        (_lastOwnTerm, _lastOwnNotBefore) = (term.Number, notBefore);
         term.Committer = new JournalCommitter(journal, () => term.SchemasNow(_termLock), logger, time, BrokerRetry);
         term.Track(Task.Run(() => term.Committer.RunAsync(term.Ended), CancellationToken.None));
         // All at once, paced by the account limiter; one not readable before (no definition) is its probe's to load.
@@ -73,8 +79,14 @@ public sealed partial class MappingEngine
         {
             // Stopped while the term starts: it is published all the same, for the stop to end it and let the journal
             // go (cleanly when nothing can be in flight, so that the next holder need not wait); its batches see the stop.
-            lock (_termLock) _term = term;
+            lock (_termLock)
+            {
+                _term = term;
+                journal.HandoverWanted = false;
+            }
+
             lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
+            Log.StoppedWhileActivating(logger, term.Number);
             throw;
         }
 
@@ -136,6 +148,7 @@ public sealed partial class MappingEngine
     private static readonly TimeSpan BrokerRetry = TimeSpan.FromSeconds(1);
     private long _terms;
     private long _lastOwnTerm = -1;
+    private DateTimeOffset _lastOwnNotBefore;
 
     /// <summary>Reads the schema's labels and rows again and starts it in the term; else its probe tries again.</summary>
     private async Task StartSchemaAsync(SchemaSlot slot, ReplicaTerm term, CancellationToken ct)

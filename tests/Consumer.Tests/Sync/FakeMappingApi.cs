@@ -66,13 +66,28 @@ internal sealed class FakeMappingApi : IMappingApi
 
     public TaskCompletionSource DownloadWaiting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>While set, a download cancelled at <see cref="DownloadGate"/> throws only once it is completed; <see cref="DownloadCancelSeen"/> is set first.</summary>
+    public TaskCompletionSource? CancelledDownloadGate { get; set; }
+
+    public TaskCompletionSource DownloadCancelSeen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public async Task<SchemaRows> DownloadAsync(string schemaId, IReadOnlyCollection<string> labels, CancellationToken ct)
     {
         ++DownloadCalls;
         if (DownloadGate is { } gate)
         {
             DownloadWaiting.TrySetResult();
-            await gate.Task.WaitAsync(ct);
+            try
+            {
+                await gate.Task.WaitAsync(ct);
+            }
+            catch (OperationCanceledException) when (CancelledDownloadGate is { } cancelled)
+            {
+                // A cancellation that takes its time to come through (as a real connection's does).
+                DownloadCancelSeen.TrySetResult();
+                await cancelled.Task;
+                throw;
+            }
         }
 
         if (DownloadFailure is { } failure) throw failure;
