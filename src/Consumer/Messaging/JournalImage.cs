@@ -38,6 +38,19 @@ internal sealed class JournalImage
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(appended);
         ArgumentNullException.ThrowIfNull(writer);
+        if (entry.Forget)
+        {
+            // This holder's: nothing of the row is kept, and the next compaction leaves it out. Another holder's
+            // (appending still, read during a compaction) is left out: the row stays until this holder forgets it.
+            if (own && _schemas.TryGetValue(entry.SchemaId, out var had) && had.Remove(entry.Key, out var gone))
+            {
+                Rows--;
+                Bytes -= gone.Length;
+            }
+
+            return;
+        }
+
         if (!own && entry.ReplacesEvents)
         {
             entry = entry with { ReplacesEvents = false };

@@ -109,10 +109,11 @@ internal static class JournalRecordFormat
         [JsonPropertyName("e")] public List<EventCopy>? LegacyEvents { get; set; }
         [JsonPropertyName("c")] public List<CopyDto>? Events { get; set; }
         [JsonPropertyName("r")] public bool Replaces { get; set; }
+        [JsonPropertyName("x")] public bool Forget { get; set; }
 
         public JournalEntry ToEntry() => new(Schema, Key,
             Labels.ToDictionary(l => l.Key, l => (l.Value.Value, new DateTimeOffset(l.Value.At, TimeSpan.Zero)), StringComparer.Ordinal),
-            Deleted is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null, [.. LegacyEvents ?? [], .. (Events ?? []).Select(c => c.ToCopy())], Replaces);
+            Deleted is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null, [.. LegacyEvents ?? [], .. (Events ?? []).Select(c => c.ToCopy())], Replaces, Forget);
     }
 
     internal sealed class LabelDto

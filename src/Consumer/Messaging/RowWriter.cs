@@ -48,6 +48,8 @@ internal sealed class RowWriter
         }
 
         w.WriteBoolean("r", entry.ReplacesEvents);
+        // Left out unless set: a version before it reads the row as deleted, which it is.
+        if (entry.Forget) w.WriteBoolean("x", true);
         w.WriteEndObject();
         w.Flush();
         return _buffer.WrittenSpan.ToArray();

@@ -47,10 +47,11 @@ public interface IRowJournal
 
 /// <summary>
 /// One row's record: labels (value null: cleared by a decommission) with their times, and event copies. With
-/// <c>ReplacesEvents</c> the copies are all the row still needs (a write just landed), not additions.
+/// <c>ReplacesEvents</c> the copies are all the row still needs (a write just landed), not additions. With
+/// <c>Forget</c> nothing of the row is kept (its decommission is past the retention, its delete written).
 /// </summary>
 public sealed record JournalEntry(string SchemaId, string Key, IReadOnlyDictionary<string, (string? Value, DateTimeOffset At)> Labels, DateTimeOffset? DeletedAt,
-    IReadOnlyList<EventCopy> Events, bool ReplacesEvents);
+    IReadOnlyList<EventCopy> Events, bool ReplacesEvents, bool Forget = false);
 
 /// <summary>Every record merged: per schema and key, the newest value of each label, and the event copies.</summary>
 public sealed class JournalState
@@ -71,6 +72,12 @@ public sealed class JournalState
     {
         ArgumentNullException.ThrowIfNull(entry);
         CleanlyReleased = false;
+        if (entry.Forget)
+        {
+            if (Schemas.TryGetValue(entry.SchemaId, out var had)) had.Remove(entry.Key);
+            return;
+        }
+
         if (!Schemas.TryGetValue(entry.SchemaId, out var rows)) Schemas[entry.SchemaId] = rows = new Dictionary<string, JournalRow>(StringComparer.Ordinal);
         if (!rows.TryGetValue(entry.Key, out var row)) rows[entry.Key] = row = new JournalRow();
         foreach (var (label, stamped) in entry.Labels)

@@ -84,6 +84,7 @@ internal sealed partial class SchemaSync
         var entries = _unjournaledTombstones.Where(host => _hostDeletedAt.TryGetValue(host, out var at) && StillStops(at, now))
             .Select(host => new JournalEntry(TombstonesId, host, NoLabels, _hostDeletedAt[host], [], ReplacesEvents: false)).ToList();
         _unjournaledTombstones.Clear();
+        foreach (var entry in entries) _journaledTombstones.Add(entry.Key);
         return entries;
     }
 
@@ -101,7 +102,9 @@ internal sealed partial class SchemaSync
         var now = _time.GetUtcNow();
         foreach (var (host, at) in _hostDeletedAt.ToList())
         {
-            if (!StillStops(at, now)) _hostDeletedAt.Remove(host);
+            if (StillStops(at, now)) continue;
+            _hostDeletedAt.Remove(host);
+            TombstoneForgotten(host);
         }
     }
 }

@@ -45,6 +45,8 @@ internal sealed partial class SchemaSync
 
             _unjournaled.Clear();
             entries.AddRange(TakeTombstoneEntries());
+            SweepIfDue();
+            entries.AddRange(TakeForgetEntries());
             return entries;
         }
     }
@@ -56,6 +58,12 @@ internal sealed partial class SchemaSync
         {
             foreach (var entry in entries)
             {
+                if (entry.Forget)
+                {
+                    _unjournaledForgets.Add((entry.SchemaId, entry.Key));
+                    continue;
+                }
+
                 if (entry.SchemaId == TombstonesId)
                 {
                     _unjournaledTombstones.Add(entry.Key);
@@ -75,7 +83,7 @@ internal sealed partial class SchemaSync
 
     public int UnjournaledRows
     {
-        get { lock (_sync) return _unjournaled.Count + _unjournaledTombstones.Count; }
+        get { lock (_sync) return _unjournaled.Count + _unjournaledTombstones.Count + _unjournaledForgets.Count; }
     }
 
     /// <summary>
@@ -138,9 +146,23 @@ internal sealed partial class SchemaSync
         var now = _time.GetUtcNow();
         // Past the retention a tombstone stops nothing (see ForgetOldTombstones). Only rows with a decommission need their key split.
         var rows = (journal ?? Empty).Where(r => r.Value.DeletedAt is not null).Select(r => (Host: HostOf(r.Key), r.Value.DeletedAt));
-        foreach (var (host, deletedAt) in rows.Concat((tombstones ?? Empty).Select(t => (Host: t.Key, t.Value.DeletedAt))))
+        foreach (var (host, deletedAt) in rows)
         {
             if (deletedAt is { } deleted && StillStops(deleted, now)) Tombstone(host, deleted);
+        }
+
+        // A tombstone entry past the retention stops nothing: not restored, and forgotten in the journal too.
+        foreach (var (host, saved) in tombstones ?? Empty)
+        {
+            if (saved.DeletedAt is { } deleted && StillStops(deleted, now))
+            {
+                Tombstone(host, deleted);
+                _journaledTombstones.Add(host);
+            }
+            else
+            {
+                _unjournaledForgets.Add((TombstonesId, host));
+            }
         }
     }
 

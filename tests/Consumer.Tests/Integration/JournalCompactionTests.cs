@@ -19,6 +19,42 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
             [.. copies.Select(id => new EventCopy("inventory.owner-changed", id, "application/json", "{}"u8.ToArray(), new Dictionary<string, string>(), null, T0, id))],
             ReplacesEvents: false);
 
+    /// <summary>A forgotten row (its decommission past the retention) is dropped by the next load and its compaction, not republished for ever.</summary>
+    [Fact]
+    public async Task AForgottenRow_IsNotInTheNextLoad_NorInWhatItsCompactionRepublishes()
+    {
+        var options = Options.Create(new RabbitMqOptions { Uri = broker.Uri, QueueName = $"test-forget-{Guid.NewGuid():N}"[..24] });
+        var queue = options.Value.JournalQueue;
+        try
+        {
+            await using (var first = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance))
+            {
+                var lease = await first.AcquireAsync(CancellationToken.None);
+                await first.LoadAsync(CancellationToken.None);
+                await first.AppendAsync([Row("gone", "alice", 1), Row("kept", "bob", 1)], CancellationToken.None);
+                await first.AppendAsync([new JournalEntry("s1", "gone", new Dictionary<string, (string?, DateTimeOffset)>(), null, [], ReplacesEvents: false, Forget: true)],
+                    CancellationToken.None);
+                await first.ReleaseAsync(lease, clean: true, CancellationToken.None);
+            }
+
+            for (var term = 0; term < 2; term++)
+            {
+                await using var next = new RabbitMqRowJournal(options, NullLogger<RabbitMqRowJournal>.Instance);
+                var lease = await next.AcquireAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+                var loaded = await next.LoadAsync(CancellationToken.None);
+                Assert.Equal(["kept"], loaded.Schemas["s1"].Keys);
+                await next.ReleaseAsync(lease, clean: true, CancellationToken.None);
+            }
+
+            // What is left: one record of rows (the kept one) and the markers of the last load and release
+            Assert.Equal(4u, await broker.CountAsync(queue));
+        }
+        finally
+        {
+            await broker.DeleteQueuesAsync(queue, options.Value.LockQueue, options.Value.JournalUnreadableQueue);
+        }
+    }
+
     [Fact]
     public async Task InTheBackground_TheHoldersOwnRecordsAreMergedFromMemory_AndALateRecordOfAnotherHolderIsKept()
     {

@@ -31,6 +31,30 @@ public sealed class JournalImageTests
     }
 
     [Fact]
+    public void AForgetOfTheHolder_DropsTheRowAndItsBytes_AnotherHoldersIsLeftOut()
+    {
+        var image = new JournalImage();
+        var writer = new RowWriter();
+        void Add(JournalEntry e, bool own = true) => image.Add(e, writer.Write(e), own, writer);
+        static JournalEntry Forget(string key) => new("s1", key, new Dictionary<string, (string?, DateTimeOffset)>(), null, [], ReplacesEvents: false, Forget: true);
+
+        Add(Row("web-1", "alice", 1, copies: "e1"));
+        Add(Row("web-1", "alice", 2, copies: "e2"));
+        Add(Row("web-2", "bob", 1));
+        var bytes = image.Bytes;
+        Add(Forget("web-1"));
+        Add(Forget("web-2"), own: false);
+
+        var (state, records) = Republished(image);
+        Assert.Equal(1, records);
+        Assert.Equal(1, image.Rows);
+        Assert.Equal(["web-2"], state.Schemas["s1"].Keys);
+        Assert.True(image.Bytes < bytes / 2, $"{image.Bytes} bytes kept of {bytes}");
+        // As a record, the forget reads back as one
+        Assert.True(JournalRecordFormat.ReadRow(writer.Write(Forget("web-1"))).Forget);
+    }
+
+    [Fact]
     public void AWholeRowOfTheHolder_SupersedesItsEarlierRecords_CopiesAddUpUntilAWriteReplacesThem()
     {
         var image = new JournalImage();

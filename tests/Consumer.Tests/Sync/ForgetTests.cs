@@ -1,0 +1,120 @@
+using FlashdutySync.Sync;
+using static FlashdutySync.Tests.Sync.SchemaSyncUnderTest;
+
+namespace FlashdutySync.Tests.Sync;
+
+/// <summary>
+/// Decommissions past Sync:DeleteRetention are forgotten, in memory and in the journal: every row that ever existed
+/// stayed in both for ever (a fleet replacing hosts grew its heap, its journal and every term's load without bound).
+/// </summary>
+public sealed class ForgetTests
+{
+    private static readonly string[] HostEnv = ["host", "env"];
+    private static readonly TimeSpan PastRetention = new SyncOptions().DeleteRetention + TimeSpan.FromHours(1);
+
+    private static InventoryEvent Provision(string host, string env, string owner, DateTimeOffset at) =>
+        Event(EventKind.HostProvisioned, at, ("host", host), ("env", env), ("owner", owner), ("team", "sre"));
+
+    private static InventoryEvent Decommission(string host, DateTimeOffset at) => Event(EventKind.HostDecommissioned, at, ("host", host));
+
+    private static Dictionary<string, string> Row(string host, string env, string owner) => new() { ["host"] = host, ["env"] = env, ["owner"] = owner, ["team"] = "sre" };
+
+    private static string Key(string host, string env) => host + SchemaDefinition.KeySeparator + env;
+
+    private static void Journal(JournalState journal, SchemaSync sync)
+    {
+        foreach (var entry in sync.TakeJournalEntries()) journal.Merge(entry);
+    }
+
+    [Fact]
+    public async Task ADecommissionedRow_IsForgottenOncePastTheRetention_InMemoryAndInTheJournal_TheOtherRowsStay()
+    {
+        // Given two hosts' rows, one host decommissioned (its delete written) and journaled
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice"), Row("b", "prod", "bob")]);
+        var journal = new JournalState();
+        await sync.SettleAsync([sync.Apply(Provision("b", "prod", "bob2", T0.AddMinutes(4))), sync.Apply(Decommission("a", T0.AddMinutes(5)))]);
+        Journal(journal, sync.Sync);
+        var schema = sync.Sync.Schema.SchemaId;
+        Assert.True(journal.For(schema).ContainsKey(Key("a", "prod")));
+        Assert.Equal(2, sync.Sync.KnownKeys);
+
+        // When the retention has passed
+        sync.Time.Advance(PastRetention);
+        Journal(journal, sync.Sync);
+
+        // Then the deleted row is gone from memory and from the journal; the live one stays
+        Assert.Equal(1, sync.Sync.KnownKeys);
+        Assert.Equal([Key("b", "prod")], journal.For(schema).Keys);
+        Assert.Equal("bob2", Assert.Single(api.Rows.Values)["owner"]);
+        // And a provision of the host afterwards makes its row afresh
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "again", sync.Time.GetUtcNow()))]);
+        Assert.Equal("again", api.Rows["a,prod"]["owner"]);
+    }
+
+    [Fact]
+    public async Task WithinTheRetention_OrWithALabelSetSinceTheDecommission_NothingIsForgotten()
+    {
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice"), Row("c", "prod", "carol")]);
+        var journal = new JournalState();
+        await sync.SettleAsync([sync.Apply(Decommission("a", T0.AddMinutes(5))), sync.Apply(Decommission("c", T0.AddMinutes(5)))]);
+        Journal(journal, sync.Sync);
+
+        // Host c is set again after its decommission, by an event that makes no complete row (it waits for the rest)
+        _ = sync.Apply(Event(EventKind.OwnerChanged, T0.AddMinutes(6), ("host", "c"), ("env", "prod"), ("owner", "carol2")));
+        sync.Time.Advance(new SyncOptions().DeleteRetention - TimeSpan.FromHours(2));
+        Journal(journal, sync.Sync);
+        Assert.Equal(2, sync.Sync.KnownKeys); // within the retention: both kept
+
+        sync.Time.Advance(TimeSpan.FromHours(3));
+        Journal(journal, sync.Sync);
+        // Past it: a is forgotten; c keeps the label set after its decommission
+        Assert.Equal(1, sync.Sync.KnownKeys);
+        var c = journal.For(sync.Sync.Schema.SchemaId)[Key("c", "prod")];
+        Assert.Equal("carol2", c.Labels["owner"].Value);
+        Assert.False(journal.For(sync.Sync.Schema.SchemaId).ContainsKey(Key("a", "prod")));
+    }
+
+    [Fact]
+    public async Task AHostTombstoneWithoutRows_PastTheRetention_IsForgottenInTheJournal_AtTheNextTermsLoad()
+    {
+        // Given the tombstone of a host without rows, journaled in one term
+        var api = new FakeMappingApi();
+        var journal = new JournalState();
+        await using (var first = new SchemaSyncUnderTest(api, HostEnv))
+        {
+            await first.SettleAsync([first.Apply(Decommission("z", T0.AddMinutes(5)))]);
+            Journal(journal, first.Sync);
+        }
+
+        var tombstones = SchemaSync.TombstonesOf("665f1a2b3c4d5e6f7a8b9c01");
+        Assert.True(journal.For(tombstones).ContainsKey("z"));
+
+        // When a term starts from the journal past the retention
+        await using var next = new SchemaSyncUnderTest(api, HostEnv);
+        next.Time.Advance(PastRetention);
+        next.Sync.Load([], journal.For(next.Sync.Schema.SchemaId), journal.For(tombstones));
+        Journal(journal, next.Sync);
+
+        // Then the journal forgets it
+        Assert.False(journal.For(tombstones).ContainsKey("z"));
+    }
+
+    [Fact]
+    public async Task AHostTombstoneWithoutRows_PastTheRetentionWhileTheTermRuns_IsForgottenInTheJournal()
+    {
+        var api = new FakeMappingApi();
+        var journal = new JournalState();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv);
+        await sync.SettleAsync([sync.Apply(Decommission("z", T0.AddMinutes(5)))]);
+        Journal(journal, sync.Sync);
+        var tombstones = SchemaSync.TombstonesOf(sync.Sync.Schema.SchemaId);
+        Assert.True(journal.For(tombstones).ContainsKey("z"));
+
+        sync.Time.Advance(PastRetention);
+        Journal(journal, sync.Sync);
+
+        Assert.False(journal.For(tombstones).ContainsKey("z"));
+    }
+}
