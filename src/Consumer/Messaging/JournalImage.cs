@@ -40,10 +40,13 @@ internal sealed class JournalImage
         ArgumentNullException.ThrowIfNull(writer);
         if (entry.Forget)
         {
-            // This holder's: nothing of the row is kept, and the next compaction leaves it out. Another holder's
-            // (appending still, read during a compaction) is left out: the row stays until this holder forgets it.
-            if (own && _schemas.TryGetValue(entry.SchemaId, out var had) && had.Remove(entry.Key, out var gone))
+            // This holder's, of a row that has nothing newer than what it forgets, no copy and no other holder's record:
+            // nothing of the row is kept, and the next compaction leaves it out. Otherwise (and another holder's forget)
+            // the row stays, and the next load decides (JournalState.Merge).
+            if (own && entry.DeletedAt is { } forgotten && _schemas.TryGetValue(entry.SchemaId, out var had) && had.TryGetValue(entry.Key, out var gone)
+                && !gone.Foreign && !gone.Copies && gone.Newest <= forgotten.UtcTicks)
             {
+                had.Remove(entry.Key);
                 Rows--;
                 Bytes -= gone.Length;
             }

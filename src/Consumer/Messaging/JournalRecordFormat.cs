@@ -105,6 +105,7 @@ internal static class JournalRecordFormat
         [JsonPropertyName("k")] public string Key { get; set; } = "";
         [JsonPropertyName("l")] public Dictionary<string, LabelDto> Labels { get; set; } = [];
         [JsonPropertyName("d")] public long? Deleted { get; set; }
+        [JsonPropertyName("ds")] public long? DeletedSeen { get; set; }
         // Copies as written before the one-letter form (kept readable: a journal outlives the version that wrote it).
         [JsonPropertyName("e")] public List<EventCopy>? LegacyEvents { get; set; }
         [JsonPropertyName("c")] public List<CopyDto>? Events { get; set; }
@@ -113,7 +114,8 @@ internal static class JournalRecordFormat
 
         public JournalEntry ToEntry() => new(Schema, Key,
             Labels.ToDictionary(l => l.Key, l => (l.Value.Value, new DateTimeOffset(l.Value.At, TimeSpan.Zero)), StringComparer.Ordinal),
-            Deleted is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null, [.. LegacyEvents ?? [], .. (Events ?? []).Select(c => c.ToCopy())], Replaces, Forget);
+            Deleted is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null, [.. LegacyEvents ?? [], .. (Events ?? []).Select(c => c.ToCopy())], Replaces, Forget,
+            DeletedSeen is { } seen ? new DateTimeOffset(seen, TimeSpan.Zero) : null);
     }
 
     internal sealed class LabelDto

@@ -40,6 +40,7 @@ internal sealed class RowWriter
 
         w.WriteEndObject();
         if (entry.DeletedAt is { } deleted) w.WriteNumber("d", deleted.UtcTicks);
+        if (entry.DeletedSeen is { } seen) w.WriteNumber("ds", seen.UtcTicks);
         if (entry.Events.Count > 0)
         {
             w.WriteStartArray("c");
@@ -48,7 +49,7 @@ internal sealed class RowWriter
         }
 
         w.WriteBoolean("r", entry.ReplacesEvents);
-        // Left out unless set: a version before it reads the row as deleted, which it is.
+        // Left out unless set. With "d", a version before it reads the row as deleted, which it is.
         if (entry.Forget) w.WriteBoolean("x", true);
         w.WriteEndObject();
         w.Flush();

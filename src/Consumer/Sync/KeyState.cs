@@ -13,6 +13,9 @@ internal sealed class KeyState(string key)
     /// <summary>When the host was last decommissioned; older events may not bring the row back.</summary>
     public DateTimeOffset? DeletedAt { get; set; }
 
+    /// <summary>When this service learnt of <see cref="DeletedAt"/> (its own clock): the row is forgotten only a retention after that (see SchemaSync.Forget).</summary>
+    public DateTimeOffset? DeletedSeen { get; set; }
+
     /// <summary>The row Flashduty holds, as far as the service knows; null: no row.</summary>
     public IReadOnlyDictionary<string, string>? Confirmed { get; set; }
 

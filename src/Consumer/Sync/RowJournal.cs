@@ -48,10 +48,12 @@ public interface IRowJournal
 /// <summary>
 /// One row's record: labels (value null: cleared by a decommission) with their times, and event copies. With
 /// <c>ReplacesEvents</c> the copies are all the row still needs (a write just landed), not additions. With
-/// <c>Forget</c> nothing of the row is kept (its decommission is past the retention, its delete written).
+/// <c>Forget</c> the row is dropped, provided nothing of it is newer than <c>DeletedAt</c>, the decommission forgotten
+/// (past the retention, its delete written), and no event copy waits on it. <c>DeletedSeen</c>: when the service
+/// learnt of the decommission.
 /// </summary>
 public sealed record JournalEntry(string SchemaId, string Key, IReadOnlyDictionary<string, (string? Value, DateTimeOffset At)> Labels, DateTimeOffset? DeletedAt,
-    IReadOnlyList<EventCopy> Events, bool ReplacesEvents, bool Forget = false);
+    IReadOnlyList<EventCopy> Events, bool ReplacesEvents, bool Forget = false, DateTimeOffset? DeletedSeen = null);
 
 /// <summary>Every record merged: per schema and key, the newest value of each label, and the event copies.</summary>
 public sealed class JournalState
@@ -74,7 +76,10 @@ public sealed class JournalState
         CleanlyReleased = false;
         if (entry.Forget)
         {
-            if (Schemas.TryGetValue(entry.SchemaId, out var had)) had.Remove(entry.Key);
+            // Only what the forget saw: a record of the row that is newer (another holder's, a re-creation) keeps it.
+            if (Schemas.TryGetValue(entry.SchemaId, out var had) && had.TryGetValue(entry.Key, out var gone) && entry.DeletedAt is { } forgotten
+                && gone.Events.Count == 0 && (gone.DeletedAt is not { } at || at <= forgotten) && gone.Labels.Values.All(l => l.At <= forgotten))
+                had.Remove(entry.Key);
             return;
         }
 
@@ -86,6 +91,7 @@ public sealed class JournalState
         }
 
         if (entry.DeletedAt is { } d && (row.DeletedAt is not { } was || d > was)) row.DeletedAt = d;
+        if (entry.DeletedSeen is { } seen && (row.DeletedSeen is not { } before || seen > before)) row.DeletedSeen = seen;
         if (entry.ReplacesEvents) row.Events.Clear();
         foreach (var copy in entry.Events)
         {
@@ -94,13 +100,15 @@ public sealed class JournalState
     }
 
     public IEnumerable<JournalEntry> Entries() =>
-        Schemas.SelectMany(s => s.Value.Select(r => new JournalEntry(s.Key, r.Key, r.Value.Labels, r.Value.DeletedAt, r.Value.Events, ReplacesEvents: false)));
+        Schemas.SelectMany(s => s.Value.Select(r => new JournalEntry(s.Key, r.Key, r.Value.Labels, r.Value.DeletedAt, r.Value.Events, ReplacesEvents: false,
+            DeletedSeen: r.Value.DeletedSeen)));
 }
 
 public sealed class JournalRow
 {
     public Dictionary<string, (string? Value, DateTimeOffset At)> Labels { get; } = new(StringComparer.Ordinal);
     public DateTimeOffset? DeletedAt { get; set; }
+    public DateTimeOffset? DeletedSeen { get; set; }
     public List<EventCopy> Events { get; } = [];
 }
 

@@ -9,8 +9,8 @@ namespace FlashdutySync.Sync;
 internal sealed partial class SchemaSync
 {
     private static readonly TimeSpan SweepEvery = TimeSpan.FromMinutes(10);
-    // Journaled forgets to come, by journal schema id (the schema's, or its tombstones') and key.
-    private readonly List<(string SchemaId, string Key)> _unjournaledForgets = [];
+    // Journaled forgets to come, by journal schema id (the schema's, or its tombstones'), key and the decommission forgotten.
+    private readonly List<(string SchemaId, string Key, DateTimeOffset Deleted)> _unjournaledForgets = [];
     // Hosts whose tombstone the journal holds as an entry of its own: only those need a forget.
     private readonly HashSet<string> _journaledTombstones = new(StringComparer.Ordinal);
     private long _lastSweep;
@@ -33,32 +33,37 @@ internal sealed partial class SchemaSync
     }
 
     /// <summary>
-    /// Deleted (by a decommission past the retention, its delete written: Flashduty holds no row), nothing to write,
-    /// and no label set after the decommission (an incomplete row of a host provisioned again keeps its labels).
+    /// Deleted by a decommission past the retention, counted both from when it occurred and from when this service
+    /// learnt of it (a decommission drained from a backlog older than the retention still keeps the older events
+    /// behind it from making its row again); its delete written (Flashduty holds no row); nothing to write or to
+    /// journal; no label set after the decommission (an incomplete row of a host provisioned again keeps its labels).
     /// </summary>
     private bool Forgettable(KeyState state, DateTimeOffset now) =>
-        state.DeletedAt is { } deleted && !StillStops(deleted, now) && state.Confirmed is null && state.Pending is null && state.InFlight is null
+        state.DeletedAt is { } deleted && !StillStops(deleted, now) && state.DeletedSeen is { } seen && !StillStops(seen, now)
+        && state.Confirmed is null && state.Pending is null && state.InFlight is null
         && state.Unjournaled.Count == 0 && !state.CopiesSettled && !_unjournaled.Contains(state) && state.Labels.Values.All(l => l.At <= deleted);
 
     private void ForgetRow(KeyState state)
     {
         _keys.Remove(state.Key);
         if (_hostKeyed && _hostKeys.TryGetValue(HostOf(state.Key), out var keys) && keys.Remove(state.Key) && keys.Count == 0) _hostKeys.Remove(HostOf(state.Key));
-        _unjournaledForgets.Add((Schema.SchemaId, state.Key));
+        _unjournaledForgets.Add((Schema.SchemaId, state.Key, state.DeletedAt!.Value));
     }
 
-    /// <summary>A host's tombstone is dropped: its journal entry, if it has one, goes too. Under the lock.</summary>
-    private void TombstoneForgotten(string host)
+    /// <summary>A host's tombstone of <paramref name="deleted"/> is dropped: its journal entry, if it has one, goes too. Under the lock.</summary>
+    private void TombstoneForgotten(string host, DateTimeOffset deleted)
     {
-        if (_journaledTombstones.Remove(host)) _unjournaledForgets.Add((TombstonesId, host));
+        if (_journaledTombstones.Remove(host)) _unjournaledForgets.Add((TombstonesId, host, deleted));
     }
 
-    /// <summary>The forgets to journal: each only while what it forgets is still gone (a row or tombstone made again since is not). Under the lock.</summary>
-    private IEnumerable<JournalEntry> TakeForgetEntries()
+    /// <summary>
+    /// The forgets to journal, to go ahead of the rows of the same record. Each names the decommission it forgets: a
+    /// row or tombstone made again since, journaled after it or newer than it, is kept (JournalState.Merge). Under the lock.
+    /// </summary>
+    private List<JournalEntry> TakeForgetEntries()
     {
-        var entries = _unjournaledForgets
-            .Where(f => f.SchemaId == TombstonesId ? !_hostDeletedAt.ContainsKey(f.Key) : !_keys.ContainsKey(f.Key))
-            .Select(f => new JournalEntry(f.SchemaId, f.Key, NoLabels, null, [], ReplacesEvents: false, Forget: true)).ToList();
+        var entries = new List<JournalEntry>(_unjournaled.Count + _unjournaledForgets.Count);
+        foreach (var (schemaId, key, deleted) in _unjournaledForgets) entries.Add(new JournalEntry(schemaId, key, NoLabels, deleted, [], ReplacesEvents: false, Forget: true));
         _unjournaledForgets.Clear();
         return entries;
     }

@@ -57,7 +57,7 @@ internal sealed partial class SchemaSync
         var host = HostOf(key);
         if (!_hostKeys.TryGetValue(host, out var keys)) _hostKeys[host] = keys = new HashSet<string>(StringComparer.Ordinal);
         keys.Add(key);
-        if (_hostDeletedAt.TryGetValue(host, out var deletedAt)) state.DeletedAt = deletedAt;
+        if (_hostDeletedAt.TryGetValue(host, out var deletedAt)) (state.DeletedAt, state.DeletedSeen) = (deletedAt, _time.GetUtcNow());
         return state;
     }
 
@@ -104,7 +104,7 @@ internal sealed partial class SchemaSync
         {
             if (StillStops(at, now)) continue;
             _hostDeletedAt.Remove(host);
-            TombstoneForgotten(host);
+            TombstoneForgotten(host, at);
         }
     }
 }

@@ -32,21 +32,21 @@ internal sealed partial class SchemaSync
     {
         lock (_sync)
         {
-            var entries = new List<JournalEntry>(_unjournaled.Count);
+            // Forgets first: a row made again after its forget was taken (an append failed meanwhile) comes after it.
+            SweepIfDue();
+            var entries = TakeForgetEntries();
             foreach (var state in _unjournaled)
             {
                 var labels = state.Labels.ToDictionary(l => l.Key, l => (l.Value.Value, l.Value.At), StringComparer.Ordinal);
                 // After a write, the copies of the events still unwritten are all the row needs; else what was added.
                 IReadOnlyList<EventCopy> copies = state.CopiesSettled ? StillNeeded(state) : [.. state.Unjournaled];
-                entries.Add(new JournalEntry(Schema.SchemaId, state.Key, labels, state.DeletedAt, copies, state.CopiesSettled));
+                entries.Add(new JournalEntry(Schema.SchemaId, state.Key, labels, state.DeletedAt, copies, state.CopiesSettled, DeletedSeen: state.DeletedSeen));
                 state.Unjournaled.Clear();
                 state.CopiesSettled = false;
             }
 
             _unjournaled.Clear();
             entries.AddRange(TakeTombstoneEntries());
-            SweepIfDue();
-            entries.AddRange(TakeForgetEntries());
             return entries;
         }
     }
@@ -60,7 +60,7 @@ internal sealed partial class SchemaSync
             {
                 if (entry.Forget)
                 {
-                    _unjournaledForgets.Add((entry.SchemaId, entry.Key));
+                    _unjournaledForgets.Add((entry.SchemaId, entry.Key, entry.DeletedAt!.Value));
                     continue;
                 }
 
@@ -119,6 +119,14 @@ internal sealed partial class SchemaSync
                 }
 
                 if (saved.DeletedAt is { } d && (state.DeletedAt is not { } was || d > was)) state.DeletedAt = d;
+                if (saved.DeletedSeen is { } seen && (state.DeletedSeen is not { } before || seen > before)) state.DeletedSeen = seen;
+                // Journaled before the service noted when it learnt of a decommission: from now, and journaled so (once).
+                if (state.DeletedAt is not null && state.DeletedSeen is null)
+                {
+                    state.DeletedSeen = _time.GetUtcNow();
+                    MarkForJournal(state, null);
+                }
+
                 var target = TargetOf(state);
                 // Incomplete (its events wait in the wait queue), or already what Flashduty holds: nothing to write,
                 // and the copies the journal kept for it are needed no more.
@@ -159,9 +167,9 @@ internal sealed partial class SchemaSync
                 Tombstone(host, deleted);
                 _journaledTombstones.Add(host);
             }
-            else
+            else if (saved.DeletedAt is { } expired)
             {
-                _unjournaledForgets.Add((TombstonesId, host));
+                _unjournaledForgets.Add((TombstonesId, host, expired));
             }
         }
     }

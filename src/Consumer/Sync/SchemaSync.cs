@@ -147,6 +147,7 @@ internal sealed partial class SchemaSync
         {
             if (state.DeletedAt is { } earlier && e.OccurredAt < earlier) return contributed;
             state.DeletedAt = e.OccurredAt;
+            state.DeletedSeen = _time.GetUtcNow();
             // Every label, also those no event has set yet: a provision older than the decommission that is consumed
             // after it (another event type, another batch) must not create the row, however old both are.
             foreach (var label in _labels)

@@ -32,7 +32,7 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
                 var lease = await first.AcquireAsync(CancellationToken.None);
                 await first.LoadAsync(CancellationToken.None);
                 await first.AppendAsync([Row("gone", "alice", 1), Row("kept", "bob", 1)], CancellationToken.None);
-                await first.AppendAsync([new JournalEntry("s1", "gone", new Dictionary<string, (string?, DateTimeOffset)>(), null, [], ReplacesEvents: false, Forget: true)],
+                await first.AppendAsync([new JournalEntry("s1", "gone", new Dictionary<string, (string?, DateTimeOffset)>(), T0.AddMinutes(1), [], ReplacesEvents: false, Forget: true)],
                     CancellationToken.None);
                 await first.ReleaseAsync(lease, clean: true, CancellationToken.None);
             }

@@ -31,25 +31,27 @@ public sealed class JournalImageTests
     }
 
     [Fact]
-    public void AForgetOfTheHolder_DropsTheRowAndItsBytes_AnotherHoldersIsLeftOut()
+    public void AForgetOfTheHolder_DropsARowWithNothingNewerNoCopyAndNoOtherHoldersRecord_AnotherHoldersForgetIsLeftOut()
     {
         var image = new JournalImage();
         var writer = new RowWriter();
         void Add(JournalEntry e, bool own = true) => image.Add(e, writer.Write(e), own, writer);
-        static JournalEntry Forget(string key) => new("s1", key, new Dictionary<string, (string?, DateTimeOffset)>(), null, [], ReplacesEvents: false, Forget: true);
+        static JournalEntry Forget(string key) => new("s1", key, new Dictionary<string, (string?, DateTimeOffset)>(), T0.AddMinutes(5), [], ReplacesEvents: false, Forget: true);
 
-        Add(Row("web-1", "alice", 1, copies: "e1"));
-        Add(Row("web-1", "alice", 2, copies: "e2"));
+        Add(Row("web-1", "alice", 1, replaces: true));
         Add(Row("web-2", "bob", 1));
+        Add(Row("web-3", "carol", 1));
+        Add(Row("web-3", "carol", 1, copies: "e3"), own: false); // another holder's record of the row
+        Add(Row("web-4", "dave", 9)); // newer than the decommission forgotten
         var bytes = image.Bytes;
-        Add(Forget("web-1"));
+        foreach (var key in new[] { "web-1", "web-3", "web-4" }) Add(Forget(key));
         Add(Forget("web-2"), own: false);
 
         var (state, records) = Republished(image);
-        Assert.Equal(1, records);
-        Assert.Equal(1, image.Rows);
-        Assert.Equal(["web-2"], state.Schemas["s1"].Keys);
-        Assert.True(image.Bytes < bytes / 2, $"{image.Bytes} bytes kept of {bytes}");
+        Assert.Equal(["web-2", "web-3", "web-4"], state.Schemas["s1"].Keys.Order());
+        Assert.Equal(3, image.Rows);
+        Assert.Equal(4, records);
+        Assert.True(image.Bytes < bytes, $"{image.Bytes} bytes kept of {bytes}");
         // As a record, the forget reads back as one
         Assert.True(JournalRecordFormat.ReadRow(writer.Write(Forget("web-1"))).Forget);
     }

@@ -117,4 +117,80 @@ public sealed class ForgetTests
 
         Assert.False(journal.For(tombstones).ContainsKey("z"));
     }
+
+    [Fact]
+    public async Task ADeletePastTheRetentionThatIsNotWrittenYet_IsNotForgotten_UntilItIs()
+    {
+        // Given a decommission whose delete fails (Flashduty down)
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice")]);
+        api.Failure = new FlashdutySync.Flashduty.FlashdutyApiException("data/delete", 503, null, "unavailable", "req-down");
+        var decommission = sync.Apply(Decommission("a", T0.AddMinutes(5)));
+        var journal = new JournalState();
+        Journal(journal, sync.Sync);
+
+        // When the retention passes with the delete still unwritten
+        sync.Time.Advance(PastRetention);
+        Journal(journal, sync.Sync);
+
+        // Then nothing is forgotten; once the delete lands, the next sweep forgets it
+        Assert.Equal(1, sync.Sync.KnownKeys);
+        Assert.True(journal.For(sync.Sync.Schema.SchemaId).ContainsKey(Key("a", "prod")));
+        api.Failure = null;
+        await sync.SettleAsync([decommission]);
+        Assert.Empty(api.Rows);
+        Journal(journal, sync.Sync);
+        sync.Time.Advance(TimeSpan.FromMinutes(11));
+        Journal(journal, sync.Sync);
+        Assert.Equal(0, sync.Sync.KnownKeys);
+        Assert.False(journal.For(sync.Sync.Schema.SchemaId).ContainsKey(Key("a", "prod")));
+    }
+
+    [Fact]
+    public async Task AForgetWhoseAppendFailed_AndARowMadeAgainByAnOlderEventMeanwhile_TheJournalKeepsTheNewRow()
+    {
+        // Given a decommissioned row journaled, past the retention, its forget taken by an append that fails
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice")]);
+        var journal = new JournalState();
+        await sync.SettleAsync([sync.Apply(Decommission("a", T0.AddMinutes(5)))]);
+        Journal(journal, sync.Sync);
+        sync.Time.Advance(PastRetention);
+        var failed = sync.Sync.TakeJournalEntries();
+        Assert.Contains(failed, e => e.Forget && e.Key == Key("a", "prod"));
+        sync.Sync.ReturnJournalEntries(failed);
+
+        // When an event older than the forgotten decommission makes the row again before the retry
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "late", T0.AddMinutes(1)))]);
+        Journal(journal, sync.Sync);
+
+        // Then the journal holds the row as written (a next term would not delete it)
+        Assert.Equal("late", api.Rows["a,prod"]["owner"]);
+        Assert.Equal("late", journal.For(sync.Sync.Schema.SchemaId)[Key("a", "prod")].Labels["owner"].Value);
+    }
+
+    [Fact]
+    public async Task ADecommissionDrainedFromABacklogOlderThanTheRetention_StillStopsTheOlderEventsBehindIt_ForTheRetention()
+    {
+        // Given a decommission that occurred two days ago, applied now (a backlog after a long outage)
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice")]);
+        var occurred = sync.Time.GetUtcNow().AddDays(-2);
+        await sync.SettleAsync([sync.Apply(Decommission("a", occurred))]);
+        var journal = new JournalState();
+        Journal(journal, sync.Sync);
+
+        // When the next sweep runs, and an older provision from the same backlog follows
+        sync.Time.Advance(TimeSpan.FromMinutes(11));
+        Journal(journal, sync.Sync);
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "older", occurred.AddMinutes(-1)))]);
+
+        // Then the row is not forgotten, and the older provision makes nothing; a retention after it was applied, it is forgotten
+        Assert.Empty(api.Rows);
+        Assert.Equal(1, sync.Sync.KnownKeys);
+        sync.Time.Advance(PastRetention);
+        Journal(journal, sync.Sync);
+        Assert.Equal(0, sync.Sync.KnownKeys);
+        Assert.False(journal.For(sync.Sync.Schema.SchemaId).ContainsKey(Key("a", "prod")));
+    }
 }

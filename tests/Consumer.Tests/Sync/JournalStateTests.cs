@@ -14,6 +14,22 @@ public sealed class JournalStateTests
         new("s", key, new Dictionary<string, (string?, DateTimeOffset)> { ["owner"] = (owner, at) }, deleted, [.. copies.Select(Copy)], replaces);
 
     [Fact]
+    public void AForget_DropsOnlyWhatItSaw_ARowSetAgainSinceOrWithCopiesWaitingIsKept()
+    {
+        var deleted = T0.AddMinutes(5);
+        JournalEntry Forget(string key) => new("s", key, new Dictionary<string, (string?, DateTimeOffset)>(), deleted, [], ReplacesEvents: false, Forget: true);
+        var state = new JournalState();
+        foreach (var key in new[] { "gone", "set-again", "copies" }) state.Merge(Entry(key, null, deleted, deleted));
+        state.Merge(Entry("set-again", "new", deleted.AddMinutes(1))); // another holder's provision, after the decommission
+        state.Merge(Entry("copies", null, deleted, deleted, copies: "e1"));
+
+        foreach (var key in new[] { "gone", "set-again", "copies" }) state.Merge(Forget(key));
+
+        Assert.Equal(["copies", "set-again"], state.Schemas["s"].Keys.Order());
+        Assert.Equal("new", state.Schemas["s"]["set-again"].Labels["owner"].Value);
+    }
+
+    [Fact]
     public void NewestLabelTimeWins_WhateverTheRecordOrder_AndALaterRecordWinsOnEqualTimes()
     {
         var state = new JournalState();
