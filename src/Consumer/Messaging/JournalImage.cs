@@ -22,7 +22,11 @@ internal sealed class JournalImage
     /// <summary>The bytes of every row's records: about what a compaction republishes.</summary>
     public long Bytes { get; private set; }
 
+    /// <summary>Rows and host tombstones (entries of their own: <see cref="SchemaSync.TombstonesOf"/>).</summary>
     public int Rows { get; private set; }
+
+    /// <summary>Of <see cref="Rows"/>, the host tombstones.</summary>
+    public int Tombstones => _schemas.Where(s => SchemaSync.IsTombstones(s.Key)).Sum(s => s.Value.Count);
 
     /// <param name="entry">The row's record, as appended.</param>
     /// <param name="appended">Its bytes as appended (<see cref="RowWriter"/>).</param>

@@ -164,7 +164,7 @@ internal sealed partial class RabbitMqRowJournal
             Interlocked.Exchange(ref _bytes, 0);
             Interlocked.Exchange(ref _appends, 0);
             Interlocked.Exchange(ref _mergedBytes, merged);
-            if (load) Log.JournalLoaded(logger, _image.Rows, read, Queue, written, unreadable);
+            if (load) Log.JournalLoaded(logger, _image.Rows - _image.Tombstones, _image.Tombstones, read, Queue, written, unreadable);
             else Log.JournalCompacted(logger, Queue, read, written, _image.Rows, unreadable);
             return state;
         }

@@ -42,8 +42,8 @@ public static partial class Log
     [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "The row journal {Queue} could not be compacted ({Problem}); it is tried again after more appends")]
     public static partial void JournalNotCompacted(ILogger logger, string queue, string problem);
 
-    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} journaled rows from {Records} records of {Queue}; compacted to {Written} records ({Unreadable} unreadable records moved to {Queue}_unreadable)")]
-    public static partial void JournalLoaded(ILogger logger, int rows, int records, string queue, int written, int unreadable);
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Loaded {Rows} journaled rows and {Tombstones} host tombstones from {Records} records of {Queue}; compacted to {Written} records ({Unreadable} unreadable records moved to {Queue}_unreadable)")]
+    public static partial void JournalLoaded(ILogger logger, int rows, int tombstones, int records, string queue, int written, int unreadable);
 
     [LoggerMessage(EventId = 143, Level = LogLevel.Debug, Message = "Compacted {Queue} in the background: {Records} records to {Written} ({Rows} rows; {Unreadable} unreadable records moved to {Queue}_unreadable)")]
     public static partial void JournalCompacted(ILogger logger, string queue, int records, int written, int rows, int unreadable);
@@ -66,8 +66,8 @@ public static partial class Log
     [LoggerMessage(EventId = 145, Level = LogLevel.Information, Message = "Stopped while term {Term} started: it ends without having written, and lets the row journal go")]
     public static partial void StoppedWhileActivating(ILogger logger, long term);
 
-    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Activated (term {Term}): {Rows} journaled rows over {Schemas} schemas; the previous holder {How}; first write not before {NotBefore:O}")]
-    public static partial void Activated(ILogger logger, long term, int rows, int schemas, string how, DateTimeOffset notBefore);
+    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Activated (term {Term}): {Rows} journaled rows over {Schemas} schemas, {Tombstones} host tombstones; the previous holder {How}; first write not before {NotBefore:O}")]
+    public static partial void Activated(ILogger logger, long term, int rows, int schemas, int tombstones, string how, DateTimeOffset notBefore);
 
     [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Became the active consumer but could not read {Problem}; no event is applied until it can, trying again in {Delay}")]
     public static partial void ReloadFailed(ILogger logger, string problem, TimeSpan delay);

@@ -104,7 +104,8 @@ public sealed partial class MappingEngine
 
         // Lost lock: demoted at once, whatever is in hand.
         lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
-        Log.Activated(logger, term.Number, state.Schemas.Sum(s => s.Value.Count), state.Schemas.Count,
+        var rows = state.Schemas.Where(s => !SchemaSync.IsTombstones(s.Key)).ToList();
+        Log.Activated(logger, term.Number, rows.Sum(s => s.Value.Count), rows.Count, state.Schemas.Where(s => SchemaSync.IsTombstones(s.Key)).Sum(s => s.Value.Count),
             state.CleanlyReleased ? "let go cleanly" : $"did not let go cleanly (or there was none): writes wait {wait}", term.NotBefore);
         return term;
     }

@@ -69,7 +69,12 @@ internal sealed partial class SchemaSync
     /// by the host. Apart from the rows, so that no row's key can be taken for one, and a version that knows nothing
     /// of them never reads them (it asks the journal for its schemas' rows only).
     /// </summary>
-    public static string TombstonesOf(string schemaId) => "\u0000tombstones:" + schemaId;
+    public static string TombstonesOf(string schemaId) => TombstonesPrefix + schemaId;
+
+    /// <summary>Whether a journal schema id holds tombstones (<see cref="TombstonesOf"/>), not rows.</summary>
+    public static bool IsTombstones(string journalSchemaId) => journalSchemaId.StartsWith(TombstonesPrefix, StringComparison.Ordinal);
+
+    private const string TombstonesPrefix = "\u0000tombstones:";
 
     private string TombstonesId => _tombstonesId ??= TombstonesOf(Schema.SchemaId);
     private string? _tombstonesId;

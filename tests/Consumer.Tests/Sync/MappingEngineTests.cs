@@ -114,6 +114,27 @@ public sealed class MappingEngineTests
     }
 
     [Fact]
+    public async Task Activation_CountsHostTombstonesApartFromRows()
+    {
+        // The log counted a tombstone's journal id as a schema and its entries as rows.
+        var journal = new InMemoryRowJournal();
+        await journal.AppendAsync([
+            new JournalEntry(Schema, "a", new Dictionary<string, (string?, DateTimeOffset)> { ["owner"] = ("o", T0) }, null, [], ReplacesEvents: false),
+            new JournalEntry(SchemaSync.TombstonesOf(Schema), "gone-host", new Dictionary<string, (string?, DateTimeOffset)>(), T0, [], ReplacesEvents: false),
+        ], CancellationToken.None);
+        var logs = new Support.CapturingLoggerProvider();
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var engine = new MappingEngine(new FakeMappingApi(), Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(new SyncOptions()),
+            new InflowTracker(10), journal, DiscardRefusedEvents.Instance, new SyncMetrics(meters),
+            Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<MappingEngine>(new Microsoft.Extensions.Logging.LoggerFactory([logs])), new FakeTimeProvider(T0));
+        await engine.StartAsync(CancellationToken.None);
+        await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Contains(logs.Lines, l => l.Contains("1 journaled rows over 1 schemas, 1 host tombstones", StringComparison.Ordinal));
+        await engine.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Activation_WhenTheJournalCannotBeReadAndTheFirstBatchGivesUp_IsTriedAgain_AndTheNextBatchGetsTheRowsReadThen()
     {
         // #13 defect 2: a takeover reload that was cancelled stayed cached, and every later batch faulted.
