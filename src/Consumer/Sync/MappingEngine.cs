@@ -162,6 +162,8 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
             var state = new SchemaSync(schema, api, sync.Value, inflow, refused, metrics, logger, time) { NotBefore = term.NotBefore };
             state.Load(rows.Rows, term.Journal.For(slot.SchemaId), term.Journal.For(SchemaSync.TombstonesOf(slot.SchemaId)));
             state.JournalPending = term.Committer!.Ring;
+            // What the load marked for the journal (copies settled, decommissions stamped) goes without waiting for a batch.
+            if (state.UnjournaledRows > 0) term.Committer.Ring();
             lock (_termLock)
             {
                 slot.Definition = schema;

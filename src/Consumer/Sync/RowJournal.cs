@@ -78,7 +78,7 @@ public sealed class JournalState
         {
             // Only what the forget saw: a record of the row that is newer (another holder's, a re-creation) keeps it.
             if (Schemas.TryGetValue(entry.SchemaId, out var had) && had.TryGetValue(entry.Key, out var gone) && entry.DeletedAt is { } forgotten
-                && gone.Events.Count == 0 && (gone.DeletedAt is not { } at || at <= forgotten) && gone.Labels.Values.All(l => l.At <= forgotten))
+                && gone.Events.Count == 0 && (gone.DeletedAt is not { } at || at <= forgotten) && gone.Labels.Values.All(l => l.At < forgotten || (l.At == forgotten && l.Value is null)))
                 had.Remove(entry.Key);
             return;
         }

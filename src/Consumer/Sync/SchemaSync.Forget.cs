@@ -36,12 +36,13 @@ internal sealed partial class SchemaSync
     /// Deleted by a decommission past the retention, counted both from when it occurred and from when this service
     /// learnt of it (a decommission drained from a backlog older than the retention still keeps the older events
     /// behind it from making its row again); its delete written (Flashduty holds no row); nothing to write or to
-    /// journal; no label set after the decommission (an incomplete row of a host provisioned again keeps its labels).
+    /// journal; no label set since the decommission (an incomplete row of a host provisioned again keeps its labels;
+    /// a value set at the decommission's very time, which a later arrival may, counts as set since).
     /// </summary>
     private bool Forgettable(KeyState state, DateTimeOffset now) =>
         state.DeletedAt is { } deleted && !StillStops(deleted, now) && state.DeletedSeen is { } seen && !StillStops(seen, now)
         && state.Confirmed is null && state.Pending is null && state.InFlight is null
-        && state.Unjournaled.Count == 0 && !state.CopiesSettled && !_unjournaled.Contains(state) && state.Labels.Values.All(l => l.At <= deleted);
+        && state.Unjournaled.Count == 0 && !state.CopiesSettled && !_unjournaled.Contains(state) && state.Labels.Values.All(l => l.At < deleted || (l.At == deleted && l.Value is null));
 
     private void ForgetRow(KeyState state)
     {

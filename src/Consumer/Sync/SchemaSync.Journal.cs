@@ -112,7 +112,12 @@ internal sealed partial class SchemaSync
             RestoreHostTombstones(journal, tombstones);
             foreach (var (key, saved) in journal ?? Empty)
             {
-                if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
+                if (!_keys.TryGetValue(key, out var state))
+                {
+                    state = NewKey(key);
+                    // Not "seen now" because its host's tombstone lives: the journal says when the decommission was learnt.
+                    state.DeletedSeen = null;
+                }
                 foreach (var (label, (value, at)) in saved.Labels)
                 {
                     if (!state.Labels.TryGetValue(label, out var had) || at >= had.At) state.Labels[label] = new Stamped(value, at);

@@ -25,7 +25,7 @@ public sealed class JournalRecordFormatTests
         var odd = new EventCopy("inventory.host-provisioned", "m-1", "text/plain; charset=utf-8", [0, 1, 255], new Dictionary<string, string> { ["x-a"] = "1" },
             null, T0.AddTicks(3), "described");
         var noType = odd with { ContentType = null, MessageId = null };
-        var entries = new[] { Row(1, Typical(1), odd), Row(2), Row(3, noType) };
+        var entries = new[] { Row(1, Typical(1), odd), Row(2), Row(3, noType) with { DeletedSeen = T0.AddHours(2) }, Row(6) with { Forget = true } };
 
         var read = JournalRecordFormat.RowRecords(entries).Select(r => JournalRecordFormat.Read(r)!).SelectMany(r => r.Rows!).Select(r => r.ToEntry()).ToList();
 
@@ -33,7 +33,8 @@ public sealed class JournalRecordFormatTests
         for (var i = 0; i < entries.Length; i++)
         {
             var (want, got) = (entries[i], read[i]);
-            Assert.Equal((want.SchemaId, want.Key, want.DeletedAt, want.ReplacesEvents), (got.SchemaId, got.Key, got.DeletedAt, got.ReplacesEvents));
+            Assert.Equal((want.SchemaId, want.Key, want.DeletedAt, want.ReplacesEvents, want.Forget, want.DeletedSeen),
+                (got.SchemaId, got.Key, got.DeletedAt, got.ReplacesEvents, got.Forget, got.DeletedSeen));
             Assert.Equal(want.Labels.OrderBy(l => l.Key), got.Labels.OrderBy(l => l.Key));
             Assert.Equal(want.Events.Count, got.Events.Count);
             for (var j = 0; j < want.Events.Count; j++)

@@ -19,13 +19,14 @@ public sealed class JournalStateTests
         var deleted = T0.AddMinutes(5);
         JournalEntry Forget(string key) => new("s", key, new Dictionary<string, (string?, DateTimeOffset)>(), deleted, [], ReplacesEvents: false, Forget: true);
         var state = new JournalState();
-        foreach (var key in new[] { "gone", "set-again", "copies" }) state.Merge(Entry(key, null, deleted, deleted));
+        foreach (var key in new[] { "gone", "set-again", "copies", "same-time" }) state.Merge(Entry(key, null, deleted, deleted));
         state.Merge(Entry("set-again", "new", deleted.AddMinutes(1))); // another holder's provision, after the decommission
         state.Merge(Entry("copies", null, deleted, deleted, copies: "e1"));
+        state.Merge(Entry("same-time", "tie", deleted)); // set at the decommission's very time, arriving after it
 
-        foreach (var key in new[] { "gone", "set-again", "copies" }) state.Merge(Forget(key));
+        foreach (var key in new[] { "gone", "set-again", "copies", "same-time" }) state.Merge(Forget(key));
 
-        Assert.Equal(["copies", "set-again"], state.Schemas["s"].Keys.Order());
+        Assert.Equal(["copies", "same-time", "set-again"], state.Schemas["s"].Keys.Order());
         Assert.Equal("new", state.Schemas["s"]["set-again"].Labels["owner"].Value);
     }
 

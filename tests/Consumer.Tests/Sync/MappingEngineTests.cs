@@ -14,11 +14,11 @@ public sealed class MappingEngineTests
     private const string Schema = "665f1a2b3c4d5e6f7a8b9c01";
     private static readonly DateTimeOffset T0 = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
 
-    private static MappingEngine Engine(FakeMappingApi api, TimeProvider time, SyncOptions sync)
+    private static MappingEngine Engine(FakeMappingApi api, TimeProvider time, SyncOptions sync, IRowJournal? journal = null)
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         return new MappingEngine(api, Options.Create(new FlashdutyOptions { AppKey = "k", SchemaIds = [Schema] }), Options.Create(sync),
-            new InflowTracker(10), new InMemoryRowJournal(), DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
+            new InflowTracker(10), journal ?? new InMemoryRowJournal(), DiscardRefusedEvents.Instance, new SyncMetrics(meters), NullLogger<MappingEngine>.Instance, time);
     }
 
     /// <summary>A journal whose reads fail while <see cref="Failing"/> is set (the broker away).</summary>
@@ -131,6 +131,27 @@ public sealed class MappingEngineTests
         await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Contains(logs.Lines, l => l.Contains("1 journaled rows over 1 schemas, 1 host tombstones", StringComparison.Ordinal));
+        await engine.StopAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// A load that marks rows for the journal (here a decommissioned row journaled before the service noted when it
+    /// learnt of it) journals them without waiting for a batch: the committer's doorbell was wired after the load, so
+    /// they waited for the next event, and a holder that died before one left them to be stamped again.
+    /// </summary>
+    [Fact]
+    public async Task WhatTheLoadMarksForTheJournal_IsJournaledWithoutWaitingForABatch()
+    {
+        var journal = new InMemoryRowJournal();
+        var deleted = new Dictionary<string, (string?, DateTimeOffset)> { ["owner"] = (null, T0), ["team"] = (null, T0) };
+        await journal.AppendAsync([new JournalEntry(Schema, "a", deleted, T0, [], ReplacesEvents: false)], CancellationToken.None);
+        var engine = Engine(new FakeMappingApi(), new FakeTimeProvider(T0.AddHours(1)), new SyncOptions(), journal);
+        await engine.StartAsync(CancellationToken.None);
+        await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+
+        await Support.Eventually.UntilAsync(() => journal.Appends >= 2, TimeSpan.FromSeconds(5), "the load's marks to be journaled");
+        var reloaded = await journal.LoadAsync(CancellationToken.None);
+        Assert.Equal(T0.AddHours(1), reloaded.For(Schema)["a"].DeletedSeen);
         await engine.StopAsync(CancellationToken.None);
     }
 
