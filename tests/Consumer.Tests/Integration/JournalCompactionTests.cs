@@ -31,7 +31,10 @@ public sealed class JournalCompactionTests(RabbitMqFixture broker)
             {
                 var lease = await first.AcquireAsync(CancellationToken.None);
                 await first.LoadAsync(CancellationToken.None);
-                await first.AppendAsync([Row("gone", "alice", 1), Row("kept", "bob", 1)], CancellationToken.None);
+                // "gone": a host's row as its decommission at T0 + 1 min left it (labels cleared at that time)
+                var decommissioned = new JournalEntry("s1", "gone", new Dictionary<string, (string?, DateTimeOffset)> { ["owner"] = (null, T0.AddMinutes(1)) },
+                    T0.AddMinutes(1), [], ReplacesEvents: true);
+                await first.AppendAsync([Row("gone", "alice", 0), decommissioned, Row("kept", "bob", 1)], CancellationToken.None);
                 await first.AppendAsync([new JournalEntry("s1", "gone", new Dictionary<string, (string?, DateTimeOffset)>(), T0.AddMinutes(1), [], ReplacesEvents: false, Forget: true)],
                     CancellationToken.None);
                 await first.ReleaseAsync(lease, clean: true, CancellationToken.None);
