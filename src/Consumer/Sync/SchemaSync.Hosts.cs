@@ -14,7 +14,7 @@ internal sealed partial class SchemaSync
     private readonly bool _hostKeyed;
     private readonly int _hostIndex;
     private readonly Dictionary<string, HashSet<string>> _hostKeys = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DateTimeOffset> _hostDeletedAt = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HostDeletion> _hostDeletedAt = new(StringComparer.Ordinal);
     // Decommissions of hosts that had no row: no row carries their time into the journal, so an entry of its own does.
     private readonly HashSet<string> _unjournaledTombstones = new(StringComparer.Ordinal);
 
@@ -25,7 +25,7 @@ internal sealed partial class SchemaSync
         lock (_sync)
         {
             if (_stopping) return Task.FromResult(KeyOutcome.Released);
-            Tombstone(host, e.OccurredAt);
+            Tombstone(host, e.OccurredAt, _time.GetUtcNow());
             if (_hostDeletedAt.Count % 1024 == 0) ForgetOldTombstones();
             outcomes = _hostKeys.TryGetValue(host, out var keys) ? keys.ToList().Select(k => ApplyToKey(k, e, e.Labels, batch, copy)).ToList() : [];
             // Its rows carry the decommission into the journal; without rows, an entry of its own does (a restart
@@ -57,7 +57,7 @@ internal sealed partial class SchemaSync
         var host = HostOf(key);
         if (!_hostKeys.TryGetValue(host, out var keys)) _hostKeys[host] = keys = new HashSet<string>(StringComparer.Ordinal);
         keys.Add(key);
-        if (_hostDeletedAt.TryGetValue(host, out var deletedAt)) (state.DeletedAt, state.DeletedSeen) = (deletedAt, _time.GetUtcNow());
+        if (_hostDeletedAt.TryGetValue(host, out var deletion)) (state.DeletedAt, state.DeletedSeen) = (deletion.At, deletion.Seen);
         return state;
     }
 
@@ -82,12 +82,20 @@ internal sealed partial class SchemaSync
     /// <summary>Whether a decommission at <paramref name="deletedAt"/> still stops older events: within <see cref="SyncOptions.DeleteRetention"/>.</summary>
     private bool StillStops(DateTimeOffset deletedAt, DateTimeOffset now) => now - deletedAt < _options.DeleteRetention;
 
+    /// <summary>
+    /// As <see cref="StillStops(DateTimeOffset, DateTimeOffset)"/>, or within the retention of when this service learnt of
+    /// it (<paramref name="seen"/>): a decommission drained from a backlog older than the retention still stops the older
+    /// events behind it.
+    /// </summary>
+    private bool StillStops(DateTimeOffset deletedAt, DateTimeOffset? seen, DateTimeOffset now) =>
+        StillStops(deletedAt, now) || (seen is { } learnt && StillStops(learnt, now));
+
     /// <summary>The journal entries of decommissions of hosts without rows, taken with the rows' (under the lock). Expired ones stop nothing: not journaled.</summary>
     private IEnumerable<JournalEntry> TakeTombstoneEntries()
     {
         var now = _time.GetUtcNow();
-        var entries = _unjournaledTombstones.Where(host => _hostDeletedAt.TryGetValue(host, out var at) && StillStops(at, now))
-            .Select(host => new JournalEntry(TombstonesId, host, NoLabels, _hostDeletedAt[host], [], ReplacesEvents: false)).ToList();
+        var entries = _unjournaledTombstones.Where(host => _hostDeletedAt.TryGetValue(host, out var d) && StillStops(d.At, d.Seen, now))
+            .Select(host => new JournalEntry(TombstonesId, host, NoLabels, _hostDeletedAt[host].At, [], ReplacesEvents: false, DeletedSeen: _hostDeletedAt[host].Seen)).ToList();
         _unjournaledTombstones.Clear();
         foreach (var entry in entries) _journaledTombstones.Add(entry.Key);
         return entries;
@@ -95,21 +103,25 @@ internal sealed partial class SchemaSync
 
     private static readonly IReadOnlyDictionary<string, (string? Value, DateTimeOffset At)> NoLabels = new Dictionary<string, (string?, DateTimeOffset)>();
 
-    /// <summary>The host was decommissioned at <paramref name="at"/>: its tombstone keeps the latest time. Under the lock.</summary>
-    private void Tombstone(string host, DateTimeOffset at)
+    /// <summary>The host was decommissioned at <paramref name="at"/>, learnt at <paramref name="seen"/>: its tombstone keeps the latest decommission. Under the lock.</summary>
+    private void Tombstone(string host, DateTimeOffset at, DateTimeOffset seen)
     {
-        if (!_hostDeletedAt.TryGetValue(host, out var before) || before < at) _hostDeletedAt[host] = at;
+        if (!_hostDeletedAt.TryGetValue(host, out var before) || before.At < at) _hostDeletedAt[host] = new HostDeletion(at, seen);
+        else if (before.At == at && before.Seen < seen) _hostDeletedAt[host] = before with { Seen = seen };
     }
 
     /// <summary>Past <see cref="SyncOptions.DeleteRetention"/> a tombstone stops nothing (see Merge): dropped, so memory follows recent decommissions.</summary>
     private void ForgetOldTombstones()
     {
         var now = _time.GetUtcNow();
-        foreach (var (host, at) in _hostDeletedAt.ToList())
+        foreach (var (host, deletion) in _hostDeletedAt.ToList())
         {
-            if (StillStops(at, now)) continue;
+            if (StillStops(deletion.At, deletion.Seen, now)) continue;
             _hostDeletedAt.Remove(host);
-            TombstoneForgotten(host, at);
+            TombstoneForgotten(host, deletion.At);
         }
     }
 }
+
+/// <summary>A host's decommission: when it occurred, and when this service learnt of it (its clock).</summary>
+internal readonly record struct HostDeletion(DateTimeOffset At, DateTimeOffset Seen);

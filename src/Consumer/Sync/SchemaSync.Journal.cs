@@ -112,12 +112,7 @@ internal sealed partial class SchemaSync
             RestoreHostTombstones(journal, tombstones);
             foreach (var (key, saved) in journal ?? Empty)
             {
-                if (!_keys.TryGetValue(key, out var state))
-                {
-                    state = NewKey(key);
-                    // Not "seen now" because its host's tombstone lives: the journal says when the decommission was learnt.
-                    state.DeletedSeen = null;
-                }
+                if (!_keys.TryGetValue(key, out var state)) state = NewKey(key);
                 foreach (var (label, (value, at)) in saved.Labels)
                 {
                     if (!state.Labels.TryGetValue(label, out var had) || at >= had.At) state.Labels[label] = new Stamped(value, at);
@@ -158,18 +153,18 @@ internal sealed partial class SchemaSync
         if (!_hostKeyed) return;
         var now = _time.GetUtcNow();
         // Past the retention a tombstone stops nothing (see ForgetOldTombstones). Only rows with a decommission need their key split.
-        var rows = (journal ?? Empty).Where(r => r.Value.DeletedAt is not null).Select(r => (Host: HostOf(r.Key), r.Value.DeletedAt));
-        foreach (var (host, deletedAt) in rows)
+        var rows = (journal ?? Empty).Where(r => r.Value.DeletedAt is not null).Select(r => (Host: HostOf(r.Key), r.Value.DeletedAt, r.Value.DeletedSeen));
+        foreach (var (host, deletedAt, seen) in rows)
         {
-            if (deletedAt is { } deleted && StillStops(deleted, now)) Tombstone(host, deleted);
+            if (deletedAt is { } deleted && StillStops(deleted, seen, now)) Tombstone(host, deleted, seen ?? now);
         }
 
         // A tombstone entry past the retention stops nothing: not restored, and forgotten in the journal too.
         foreach (var (host, saved) in tombstones ?? Empty)
         {
-            if (saved.DeletedAt is { } deleted && StillStops(deleted, now))
+            if (saved.DeletedAt is { } deleted && StillStops(deleted, saved.DeletedSeen, now))
             {
-                Tombstone(host, deleted);
+                Tombstone(host, deleted, saved.DeletedSeen ?? now);
                 _journaledTombstones.Add(host);
             }
             else if (saved.DeletedAt is { } expired)

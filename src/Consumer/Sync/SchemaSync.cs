@@ -160,7 +160,7 @@ internal sealed partial class SchemaSync
         }
 
         // An event older than the host's decommissioning may not bring the row back.
-        if (state.DeletedAt is { } deleted && e.OccurredAt < deleted && StillStops(deleted, _time.GetUtcNow())) return contributed;
+        if (state.DeletedAt is { } deleted && e.OccurredAt < deleted && StillStops(deleted, state.DeletedSeen, _time.GetUtcNow())) return contributed;
         foreach (var label in _labels)
         {
             if (!labels.TryGetValue(label, out var value)) continue;

@@ -193,4 +193,22 @@ public sealed class ForgetTests
         Assert.Equal(0, sync.Sync.KnownKeys);
         Assert.False(journal.For(sync.Sync.Schema.SchemaId).ContainsKey(Key("a", "prod")));
     }
+
+    [Fact]
+    public async Task AHostsDecommissionDrainedFromABacklogOlderThanTheRetention_StopsAnOlderProvisionOfAnotherCombination_ForTheRetention()
+    {
+        // Given host a's decommission that occurred two days ago, applied now (a backlog after a long outage)
+        var api = new FakeMappingApi();
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("a", "prod", "alice")]);
+        var occurred = sync.Time.GetUtcNow().AddDays(-2);
+        await sync.SettleAsync([sync.Apply(Decommission("a", occurred))]);
+
+        // When an older provision of another combination of the host follows from the same backlog, after a sweep
+        sync.Time.Advance(TimeSpan.FromMinutes(11));
+        _ = sync.Sync.TakeJournalEntries();
+        await sync.SettleAsync([sync.Apply(Provision("a", "staging", "older", occurred.AddMinutes(-1)))]);
+
+        // Then it makes no row (the host's tombstone counts from when the service learnt of it too)
+        Assert.Empty(api.Rows);
+    }
 }
