@@ -71,23 +71,16 @@ public sealed partial class MappingEngine
         term.Committer = new JournalCommitter(journal, () => term.SchemasNow(_termLock), logger, time, BrokerRetry);
         term.Track(Task.Run(() => term.Committer.RunAsync(term.Ended), CancellationToken.None));
         // All at once, paced by the account limiter; one not readable before (no definition) is its probe's to load.
+        // Stopped while the term starts: it is published all the same, for the stop to end it and let the journal go
+        // (cleanly when nothing can be in flight, so that the next holder need not wait); its batches see the stop.
+        var stopped = false;
         try
         {
             await Task.WhenAll(_slots.Where(slot => slot.Definition is not null).Select(slot => StartSchemaAsync(slot, term, ct)));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // Stopped while the term starts: it is published all the same, for the stop to end it and let the journal
-            // go (cleanly when nothing can be in flight, so that the next holder need not wait); its batches see the stop.
-            lock (_termLock)
-            {
-                _term = term;
-                journal.HandoverWanted = false;
-            }
-
-            lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
-            Log.StoppedWhileActivating(logger, term.Number);
-            throw;
+            stopped = true;
         }
 
         lock (_termLock)
@@ -96,7 +89,7 @@ public sealed partial class MappingEngine
             journal.HandoverWanted = false;
         }
 
-        // A schema a probe read while the term started (it saw no term yet) is loaded into it now.
+        // A schema a probe read while the term started (it saw no term yet) is loaded into it now (no probe starts once stopping).
         foreach (var slot in _slots)
         {
             if (slot.Definition is not null && !term.Holds(slot, _termLock)) StartProbe(slot);
@@ -104,6 +97,12 @@ public sealed partial class MappingEngine
 
         // Lost lock: demoted at once, whatever is in hand.
         lease.Register(() => _ = DemoteAsync(term, "the broker closed the journal's lock"));
+        if (stopped)
+        {
+            Log.StoppedWhileActivating(logger, term.Number);
+            ct.ThrowIfCancellationRequested();
+        }
+
         var rows = state.Schemas.Where(s => !SchemaSync.IsTombstones(s.Key)).ToList();
         Log.Activated(logger, term.Number, rows.Sum(s => s.Value.Count), rows.Count, state.Schemas.Where(s => SchemaSync.IsTombstones(s.Key)).Sum(s => s.Value.Count),
             state.CleanlyReleased ? "let go cleanly" : $"did not let go cleanly (or there was none): writes wait {wait}", term.NotBefore);
@@ -191,13 +190,21 @@ public sealed partial class MappingEngine
     public async Task QuiesceAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        // A term that was starting stops short and is ended like any other (see ActivateAsync).
-        Task? activating;
-        lock (_termLock) activating = _activating;
-        if (activating is not null) await activating.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await ActivationEndedAsync(cancellationToken);
         ReplicaTerm? term;
         lock (_termLock) term = _term;
         if (term is not null) await EndTermAsync(term, cancellationToken);
+    }
+
+    /// <summary>
+    /// Once stopping: the activation under way has ended. A term that was starting stops short and is published (see
+    /// ActivateAsync), to be ended like any other.
+    /// </summary>
+    private async Task ActivationEndedAsync(CancellationToken cancellationToken)
+    {
+        Task? activating;
+        lock (_termLock) activating = _activating;
+        if (activating is not null) await activating.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     /// <summary>Ends the term cleanly: see <see cref="QuiesceAsync"/>.</summary>

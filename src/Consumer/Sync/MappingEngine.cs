@@ -284,10 +284,7 @@ public sealed partial class MappingEngine(IMappingApi api, IOptions<FlashdutyOpt
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        // A term that was starting is published as it stops short (see ActivateAsync): it is ended here too.
-        Task? activating;
-        lock (_termLock) activating = _activating;
-        if (activating is not null) await activating.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await ActivationEndedAsync(cancellationToken);
         ReplicaTerm? term;
         lock (_termLock) term = _term;
         Task[] tasks;

@@ -78,7 +78,7 @@ public sealed class JournalState
         {
             // Only what the forget saw: a record of the row that is newer (another holder's, a re-creation) keeps it.
             if (Schemas.TryGetValue(entry.SchemaId, out var had) && had.TryGetValue(entry.Key, out var gone) && entry.DeletedAt is { } forgotten
-                && gone.Events.Count == 0 && (gone.DeletedAt is not { } at || at <= forgotten) && gone.Labels.Values.All(l => l.At < forgotten || (l.At == forgotten && l.Value is null)))
+                && gone.Events.Count == 0 && (gone.DeletedAt is not { } at || at <= forgotten) && gone.Labels.Values.All(l => ClearedBy(l.Value, l.At, forgotten)))
                 had.Remove(entry.Key);
             return;
         }
@@ -98,6 +98,12 @@ public sealed class JournalState
             if (row.Events.All(c => c.Identity != copy.Identity)) row.Events.Add(copy);
         }
     }
+
+    /// <summary>
+    /// A label as a decommission at <paramref name="deleted"/> leaves it: set before it, or cleared by it. A value set at
+    /// its very time (a later arrival may) counts as set since.
+    /// </summary>
+    public static bool ClearedBy(string? value, DateTimeOffset at, DateTimeOffset deleted) => at < deleted || (at == deleted && value is null);
 
     public IEnumerable<JournalEntry> Entries() =>
         Schemas.SelectMany(s => s.Value.Select(r => new JournalEntry(s.Key, r.Key, r.Value.Labels, r.Value.DeletedAt, r.Value.Events, ReplacesEvents: false,

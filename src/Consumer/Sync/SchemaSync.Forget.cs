@@ -36,13 +36,14 @@ internal sealed partial class SchemaSync
     /// Deleted by a decommission past the retention, counted both from when it occurred and from when this service
     /// learnt of it (a decommission drained from a backlog older than the retention still keeps the older events
     /// behind it from making its row again); its delete written (Flashduty holds no row); nothing to write or to
-    /// journal; no label set since the decommission (an incomplete row of a host provisioned again keeps its labels;
-    /// a value set at the decommission's very time, which a later arrival may, counts as set since).
+    /// journal; no label set since the decommission (an incomplete row of a host provisioned again keeps its labels:
+    /// see <see cref="JournalState.ClearedBy"/>).
     /// </summary>
     private bool Forgettable(KeyState state, DateTimeOffset now) =>
-        state.DeletedAt is { } deleted && !StillStops(deleted, now) && state.DeletedSeen is { } seen && !StillStops(seen, now)
+        state.DeletedAt is { } deleted && state.DeletedSeen is not null && !StillStops(deleted, state.DeletedSeen, now)
         && state.Confirmed is null && state.Pending is null && state.InFlight is null
-        && state.Unjournaled.Count == 0 && !state.CopiesSettled && !_unjournaled.Contains(state) && state.Labels.Values.All(l => l.At < deleted || (l.At == deleted && l.Value is null));
+        && state.Unjournaled.Count == 0 && !state.CopiesSettled && !_unjournaled.Contains(state)
+        && state.Labels.Values.All(l => JournalState.ClearedBy(l.Value, l.At, deleted));
 
     private void ForgetRow(KeyState state)
     {

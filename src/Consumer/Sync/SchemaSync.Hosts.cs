@@ -94,10 +94,15 @@ internal sealed partial class SchemaSync
     private IEnumerable<JournalEntry> TakeTombstoneEntries()
     {
         var now = _time.GetUtcNow();
-        var entries = _unjournaledTombstones.Where(host => _hostDeletedAt.TryGetValue(host, out var d) && StillStops(d.At, d.Seen, now))
-            .Select(host => new JournalEntry(TombstonesId, host, NoLabels, _hostDeletedAt[host].At, [], ReplacesEvents: false, DeletedSeen: _hostDeletedAt[host].Seen)).ToList();
+        var entries = new List<JournalEntry>();
+        foreach (var host in _unjournaledTombstones)
+        {
+            if (!_hostDeletedAt.TryGetValue(host, out var deletion) || !StillStops(deletion.At, deletion.Seen, now)) continue;
+            entries.Add(new JournalEntry(TombstonesId, host, NoLabels, deletion.At, [], ReplacesEvents: false, DeletedSeen: deletion.Seen));
+            _journaledTombstones.Add(host);
+        }
+
         _unjournaledTombstones.Clear();
-        foreach (var entry in entries) _journaledTombstones.Add(entry.Key);
         return entries;
     }
 
