@@ -26,8 +26,8 @@ public sealed class ReconcileTests(RabbitMqFixture broker)
         await using var h = await SyncHarness.CreateAsync(broker);
         h.Settings["Sync:ReconcileInterval"] = "00:00:01";
         h.Simulator.State.SeedRows(SyncHarness.HostSchema, [Row("legacy-1", "nobody")]);
-        using var repaired = new Counted("sync.reconcile.repaired");
-        await h.StartServiceAsync();
+        var app = await h.StartServiceAsync();
+        using var repaired = new Counted("sync.reconcile.repaired", app.Services.GetRequiredService<IMeterFactory>());
         foreach (var i in new[] { 1, 2, 3 }) await h.ProvisionAsync($"web-{i}", $"owner-{i}", "sre", "api", T0);
         await Eventually.UntilAsync(() => h.Rows(SyncHarness.HostSchema).Count == 4, TimeSpan.FromSeconds(20), "the provisioned rows");
         await h.DrainedAsync(TimeSpan.FromSeconds(10));
@@ -108,16 +108,17 @@ public sealed class ReconcileTests(RabbitMqFixture broker)
     }
 
     /// <summary>Sums one counter of the service's meter, measured in this process.</summary>
+    /// <summary>One service's counter only: tests running beside this one repair rows with meters of the same name.</summary>
     private sealed class Counted : IDisposable
     {
         private readonly MeterListener _listener = new();
         private long _total;
 
-        public Counted(string instrument)
+        public Counted(string instrument, IMeterFactory scope)
         {
             _listener.InstrumentPublished = (i, l) =>
             {
-                if (i.Meter.Name == SyncMetrics.MeterName && i.Name == instrument) l.EnableMeasurementEvents(i);
+                if (i.Meter.Scope == scope && i.Meter.Name == SyncMetrics.MeterName && i.Name == instrument) l.EnableMeasurementEvents(i);
             };
             _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _total, value));
             _listener.Start();
