@@ -47,9 +47,15 @@ internal sealed partial class SchemaSync
 
     private void ForgetRow(KeyState state)
     {
+        DropKey(state);
+        _unjournaledForgets.Add((Schema.SchemaId, state.Key, state.DeletedAt!.Value));
+    }
+
+    /// <summary>The key is no longer known: an event naming it later starts from nothing. Under the lock.</summary>
+    private void DropKey(KeyState state)
+    {
         _keys.Remove(state.Key);
         if (_hostKeyed && _hostKeys.TryGetValue(HostOf(state.Key), out var keys) && keys.Remove(state.Key) && keys.Count == 0) _hostKeys.Remove(HostOf(state.Key));
-        _unjournaledForgets.Add((Schema.SchemaId, state.Key, state.DeletedAt!.Value));
     }
 
     /// <summary>A host's tombstone of <paramref name="deleted"/> is dropped: its journal entry, if it has one, goes too. Under the lock.</summary>

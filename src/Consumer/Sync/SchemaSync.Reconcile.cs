@@ -204,12 +204,17 @@ internal sealed partial class SchemaSync
         }
     }
 
-    /// <summary>A row no event set, gone from Flashduty. Under the lock.</summary>
-    private static void Forget(KeyState state)
+    /// <summary>
+    /// A row no event set, gone from Flashduty: its key is dropped (it was never journaled), unless something of it
+    /// still waits for the journal. Under the lock.
+    /// </summary>
+    private void Forget(KeyState state)
     {
         state.Confirmed = null;
         state.RemoteKey = null;
         state.Labels.Clear();
+        if (state.Unjournaled.Count > 0 || state.CopiesSettled || _unjournaled.Contains(state)) return;
+        DropKey(state);
     }
 
     /// <summary>A repair's write landed: counted. Under the lock.</summary>

@@ -211,4 +211,31 @@ public sealed class ForgetTests
         // Then it makes no row (the host's tombstone counts from when the service learnt of it too)
         Assert.Empty(api.Rows);
     }
+
+    [Fact]
+    public async Task ARowNoEventSet_DeletedInFlashduty_IsForgottenByDriftRepair_TheServicesRowsStay()
+    {
+        // Given a row added in the console (no event set it) and a row an event set
+        var api = new FakeMappingApi();
+        api.Rows["c,prod"] = Row("c", "prod", "carol");
+        await using var sync = new SchemaSyncUnderTest(api, HostEnv, [Row("c", "prod", "carol")]);
+        await sync.SettleAsync([sync.Apply(Provision("a", "prod", "alice", T0))]);
+        Assert.Equal(2, sync.Sync.KnownKeys);
+
+        // When someone deletes the console's row and drift repair runs
+        Assert.True(api.Rows.Remove("c,prod"));
+        var report = await sync.Sync.ReconcileAsync(dryRun: false, CancellationToken.None);
+
+        // Then the service no longer keeps a key for it (it kept an empty one until the next term); its own row stays
+        Assert.Equal((0, 0, 0), (report.Missing, report.Differing, report.Foreign));
+        Assert.Equal(1, sync.Sync.KnownKeys);
+        Assert.Equal("alice", Assert.Single(api.Rows.Values)["owner"]);
+        Assert.DoesNotContain(sync.Sync.TakeJournalEntries(), e => e.Key == Key("c", "prod")); // never journaled, nothing to forget there
+
+        // And the key made again by the console later is taken as Flashduty's again
+        api.Rows["c,prod"] = Row("c", "prod", "carol2");
+        report = await sync.Sync.ReconcileAsync(dryRun: false, CancellationToken.None);
+        Assert.Equal(1, report.Foreign);
+        Assert.Equal(2, sync.Sync.KnownKeys);
+    }
 }
