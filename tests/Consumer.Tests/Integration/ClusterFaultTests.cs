@@ -4,6 +4,7 @@ using FlashdutySync.Tests.Support;
 using Inventory.Contracts;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using Xunit.Abstractions;
 
@@ -33,7 +34,30 @@ public sealed class ClusterFaultTests(ClusterFixture cluster, ITestOutputHelper 
         var kill = Environment.GetEnvironmentVariable("CLUSTER_FAULT_KILL") == "1";
         var clock = Stopwatch.StartNew();
         await using var h = await SyncHarness.CreateAsync(cluster);
-        var app = await h.StartServiceAsync();
+        // The service's own log (terms, journal, reads) in the failure's output: CI shows nothing else of the service.
+        h.Settings["Logging:LogLevel:FlashdutySync"] = "Information";
+        var logs = new CapturingLoggerProvider();
+        var app = await h.StartServiceAsync(b => b.Logging.AddProvider(logs));
+        try
+        {
+            await RunAsync(h, app, events, kill, clock);
+        }
+        catch
+        {
+            // MassTransit's fault lines (hundreds while the node is away) are left out; the first of each kind is kept.
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (at, line) in logs.Timed)
+            {
+                if (!line.Contains("FlashdutySync", StringComparison.Ordinal) && !seen.Add(line.Length > 60 ? line[..60] : line)) continue;
+                output.WriteLine($"{at:HH:mm:ss.fff} {(line.Length > 600 ? line[..600] + "…" : line)}");
+            }
+
+            throw;
+        }
+    }
+
+    private async Task RunAsync(SyncHarness h, Microsoft.AspNetCore.Builder.WebApplication app, int events, bool kill, Stopwatch clock)
+    {
         var deliveries = new DeliveryClock();
         app.Services.GetRequiredService<IBus>().ConnectReceiveObserver(deliveries);
         var victim = await cluster.LeaderAsync(h.Queue);

@@ -107,8 +107,7 @@ public sealed class ReconcileTests(RabbitMqFixture broker)
         Assert.Contains(message, errors.ToString());
     }
 
-    /// <summary>Sums one counter of the service's meter, measured in this process.</summary>
-    /// <summary>One service's counter only: tests running beside this one repair rows with meters of the same name.</summary>
+    /// <summary>Sums one counter of one service's meter (tests running beside this one repair rows with meters of the same name).</summary>
     private sealed class Counted : IDisposable
     {
         private readonly MeterListener _listener = new();
