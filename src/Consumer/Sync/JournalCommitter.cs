@@ -115,9 +115,12 @@ internal sealed class JournalCommitter(IRowJournal journal, Func<IEnumerable<Sch
                         if (entries.Count > 0) taken.Add((schema, entries));
                     }
 
-                    using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    limit.CancelAfter(AppendLimit);
-                    await journal.AppendAsync([.. taken.SelectMany(t => t.Entries)], limit.Token).ConfigureAwait(false);
+                    // The limit on this clock, and awaited here too: an append that ignores its token (a confirm that never
+                    // comes on a connection the client has not noticed is gone) still fails the round after it, and says so
+                    // (readiness). Its entries go back; should it land after all, they are appended again (merged as one).
+                    using var timeout = new CancellationTokenSource(AppendLimit, time);
+                    using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+                    await journal.AppendAsync([.. taken.SelectMany(t => t.Entries)], limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
                     _failing = null;
                     group.TrySetResult(true);
                     return;

@@ -47,6 +47,27 @@ public sealed class MappingEngineTermEndTests
         }
     }
 
+    /// <summary>A journal whose appends, while <see cref="Hang"/> is set, never end and ignore their token (a wedged connection).</summary>
+    private sealed class HangingAppendJournal : IRowJournal
+    {
+        private readonly InMemoryRowJournal _inner = new();
+        public volatile bool Hang = true;
+        public int Hung;
+        public bool HandoverWanted { get; set; }
+        public Action? HandoverRequested { get; set; }
+        public TimeSpan LossDetection => TimeSpan.Zero;
+        public Task<CancellationToken> AcquireAsync(CancellationToken ct) => _inner.AcquireAsync(ct);
+        public Task<JournalState> LoadAsync(CancellationToken ct) => _inner.LoadAsync(ct);
+        public Task ReleaseAsync(CancellationToken lease, bool clean, CancellationToken ct) => _inner.ReleaseAsync(lease, clean, ct);
+
+        public Task AppendAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
+        {
+            if (!Hang) return _inner.AppendAsync(entries, ct);
+            Interlocked.Increment(ref Hung);
+            return new TaskCompletionSource().Task;
+        }
+    }
+
     /// <summary>A journal whose loads wait until cancelled, and that records each release.</summary>
     private sealed class HangingLoadJournal : IRowJournal
     {
@@ -147,6 +168,51 @@ public sealed class MappingEngineTermEndTests
         await journal.AcquireAsync(CancellationToken.None);
         Assert.False((await journal.LoadAsync(CancellationToken.None)).CleanlyReleased,
             "released as clean within the wait for a predecessor's request: the successor writes while that request may still land");
+    }
+
+    /// <summary>
+    /// An append that never ends and ignores its token (a publisher confirm that never comes on a connection RabbitMQ.Client
+    /// has not noticed is gone) held every batch, unacknowledged, for ever, with readiness green: the committer's time
+    /// limit was only a token passed down, and nothing counted the round as failed.
+    /// </summary>
+    [Fact]
+    public async Task AnAppendThatNeverEnds_CountsAsFailedAfterItsTimeLimit_TheServiceIsNotReady_AndTheNextRoundCommits()
+    {
+        // Given an active replica whose journal append hangs
+        var api = new FakeMappingApi();
+        var journal = new HangingAppendJournal();
+        var time = new FakeTimeProvider(T0);
+        var engine = Engine(api, journal, time);
+        await engine.StartAsync(CancellationToken.None);
+        var term = await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        var commit = engine.CommitAsync(term, CancellationToken.None);
+        await Support.Eventually.UntilAsync(() => Volatile.Read(ref journal.Hung) >= 1, TimeSpan.FromSeconds(5), "an append to start");
+
+        // When the clock passes its time limit and the blip allowance
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (engine.NotReadyReason is null && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(10);
+        }
+
+        // Then the service is not ready, saying so, and the batch is not answered
+        Assert.Contains("row journal cannot be appended to", engine.NotReadyReason);
+        Assert.Contains("no confirm within 20 s", engine.NotReadyReason);
+        Assert.False(commit.IsCompleted, "not durable: its events may not be acknowledged");
+
+        // And once appends end again, a later round commits the batch and the service is ready
+        journal.Hang = false;
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!commit.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(commit, Task.Delay(10));
+        }
+
+        Assert.True(await commit.WaitAsync(TimeSpan.FromSeconds(1)));
+        Assert.Null(engine.NotReadyReason);
+        await engine.StopAsync(CancellationToken.None);
     }
 
     /// <summary>
