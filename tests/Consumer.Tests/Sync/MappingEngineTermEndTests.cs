@@ -51,6 +51,7 @@ public sealed class MappingEngineTermEndTests
     private sealed class HangingAppendJournal : IRowJournal
     {
         private readonly InMemoryRowJournal _inner = new();
+        public InMemoryRowJournal Inner => _inner;
         public volatile bool Hang = true;
         public int Hung;
         public bool HandoverWanted { get; set; }
@@ -185,6 +186,8 @@ public sealed class MappingEngineTermEndTests
         var engine = Engine(api, journal, time);
         await engine.StartAsync(CancellationToken.None);
         var term = await engine.EnsureCurrentAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        var provision = new InventoryEvent(EventKind.HostProvisioned, new Dictionary<string, string> { ["host"] = "a", ["owner"] = "alice", ["team"] = "sre" }, T0, null);
+        Assert.NotEmpty(engine.Apply(provision, default(ActivityContext), inTerm: term));
         var commit = engine.CommitAsync(term, CancellationToken.None);
         await Support.Eventually.UntilAsync(() => Volatile.Read(ref journal.Hung) >= 1, TimeSpan.FromSeconds(5), "an append to start");
 
@@ -212,6 +215,8 @@ public sealed class MappingEngineTermEndTests
 
         Assert.True(await commit.WaitAsync(TimeSpan.FromSeconds(1)));
         Assert.Null(engine.NotReadyReason);
+        // The row the hung round had taken went back and was journaled by a later one.
+        Assert.Equal("alice", (await journal.Inner.LoadAsync(CancellationToken.None)).For(Schema)["a"].Labels["owner"].Value);
         await engine.StopAsync(CancellationToken.None);
     }
 
